@@ -1,0 +1,250 @@
+"""Messages: frozen, validated values in the shape of the Chat Completions API.
+
+A :class:`Message` has no identity: storage gives it one. Because it is frozen, a
+message caches what is derived from it (its token count per encoding, its wire
+dict) and the cache can never go stale.
+
+>>> m = Message.user("Hello!")
+>>> m.role, m.text
+('user', 'Hello!')
+>>> Message(role="tool", content="42")
+Traceback (most recent call last):
+...
+convo.errors.MessageError: field 'tool_call_id': a tool message needs a tool_call_id
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal, TypeAlias
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from convo.errors import MessageError
+
+__all__ = [
+    "ROLES",
+    "ContentPart",
+    "FunctionCall",
+    "ImagePart",
+    "ImageURL",
+    "Message",
+    "MessageLike",
+    "Role",
+    "TextPart",
+    "ToolCall",
+    "to_messages",
+]
+
+Role: TypeAlias = Literal["system", "developer", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool")
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TextPart(_Value):
+    """A text part of a multi-part content."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImageURL(_Value):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Value):
+    """An image part, by URL or ``data:`` URI."""
+
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+
+
+ContentPart: TypeAlias = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+class FunctionCall(_Value):
+    name: str
+    arguments: str = ""
+
+
+class ToolCall(_Value):
+    """One call the model asks for; ``function.arguments`` is the raw JSON text."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+    @property
+    def arguments(self) -> str:
+        return self.function.arguments
+
+
+class Message(_Value):
+    """One message of a conversation.
+
+    >>> Message.assistant("Hi").model_dump(exclude_none=True)
+    {'role': 'assistant', 'content': 'Hi'}
+    """
+
+    role: Role
+    content: str | tuple[ContentPart, ...] | None = None
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_call_id: str | None = None
+    refusal: str | None = None
+
+    # Derived caches. Safe because the value is frozen; excluded from equality.
+    _tokens: dict[str, int] = PrivateAttr(default_factory=dict)
+    _wire: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_roles(self) -> Message:
+        role = self.role
+        if role == "tool":
+            if not self.tool_call_id:
+                raise MessageError("a tool message needs a tool_call_id", field="tool_call_id")
+        elif self.tool_call_id is not None:
+            raise MessageError(f"a {role} message cannot have a tool_call_id", field="tool_call_id")
+        if self.tool_calls is not None and role != "assistant":
+            raise MessageError(f"a {role} message cannot have tool_calls", field="tool_calls")
+        if self.content is None and role != "assistant":
+            raise MessageError(f"a {role} message needs content", field="content")
+        if role == "assistant" and self.content is None and not self.tool_calls and not self.refusal:
+            raise MessageError(
+                "an assistant message needs content, tool_calls or a refusal", field="content"
+            )
+        for text in self._strings():
+            _check_text(text)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        # Compare the fields only: the private caches must not make equal values differ.
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = _Value.__hash__
+
+    def _strings(self) -> Iterable[str]:
+        if isinstance(self.content, str):
+            yield self.content
+        elif self.content:
+            for part in self.content:
+                if isinstance(part, TextPart):
+                    yield part.text
+        if self.name:
+            yield self.name
+        if self.refusal:
+            yield self.refusal
+        for call in self.tool_calls or ():
+            yield call.function.arguments
+
+    @property
+    def text(self) -> str:
+        """The text of the content: the string, or the text parts joined; ``""`` if none."""
+        if isinstance(self.content, str):
+            return self.content
+        if not self.content:
+            return ""
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    # Constructors that read like the roles they build.
+    @classmethod
+    def system(cls, content: str, *, name: str | None = None) -> Message:
+        return cls(role="system", content=content, name=name)
+
+    @classmethod
+    def developer(cls, content: str, *, name: str | None = None) -> Message:
+        return cls(role="developer", content=content, name=name)
+
+    @classmethod
+    def user(cls, content: str | Iterable[Any], *, name: str | None = None) -> Message:
+        return cls.model_validate({"role": "user", "content": content, "name": name})
+
+    @classmethod
+    def assistant(
+        cls, content: str | None = None, *, tool_calls: Iterable[ToolCall] | None = None
+    ) -> Message:
+        calls = tuple(tool_calls) if tool_calls is not None else None
+        return cls(role="assistant", content=content, tool_calls=calls or None)
+
+    @classmethod
+    def tool(cls, content: str, *, tool_call_id: str, name: str | None = None) -> Message:
+        return cls(role="tool", content=content, tool_call_id=tool_call_id, name=name)
+
+
+def _check_text(text: str) -> None:
+    # A lone surrogate cannot be encoded as UTF-8: servers and databases reject it later,
+    # far from the cause. Finding it here names the message instead.
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MessageError(
+                f"text holds a lone surrogate at offset {exc.start}; it is not valid Unicode",
+                field="content",
+            ) from None
+
+
+MessageLike: TypeAlias = Message | Mapping[str, Any]
+
+
+def to_messages(items: Iterable[MessageLike], *, start: int = 0) -> list[Message]:
+    """Validate dicts in the API's shape (or messages) into messages.
+
+    Errors name the index of the bad message (counting from ``start``) and the field.
+
+    >>> to_messages([{"role": "user", "content": "hi"}])[0].text
+    'hi'
+    >>> to_messages([{"role": "bot", "content": "hi"}])
+    Traceback (most recent call last):
+    ...
+    convo.errors.MessageError: message 0, field 'role': 'bot' is not a role (system, developer, user, assistant, tool)
+    """
+    out: list[Message] = []
+    for i, item in enumerate(items, start):
+        if isinstance(item, Message):
+            out.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise MessageError(
+                f"expected a Message or a dict, got {type(item).__name__}", index=i
+            )
+        try:
+            out.append(Message.model_validate(item))
+        except MessageError as exc:
+            raise MessageError(_bare(exc), index=i, field=exc.field) from None
+        except pydantic.ValidationError as exc:
+            raise _from_pydantic(exc, i, item) from None
+    return out
+
+
+def _bare(exc: MessageError) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[1] if exc.field and ": " in text else text
+
+
+def _from_pydantic(exc: pydantic.ValidationError, index: int, item: Mapping[str, Any]) -> MessageError:
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err["loc"]]
+    # The content union reports each branch; name the field once.
+    field = loc[0] if loc else None
+    if field == "role":
+        return MessageError(
+            f"{item.get('role')!r} is not a role ({', '.join(ROLES)})", index=index, field="role"
+        )
+    ctx = err.get("ctx") or {}
+    if isinstance(ctx.get("error"), MessageError):
+        inner: MessageError = ctx["error"]
+        return MessageError(_bare(inner), index=index, field=inner.field)
+    path = ".".join(p for p in loc if not p.startswith(("str", "tuple", "function-", "text", "image")))
+    return MessageError(err["msg"], index=index, field=path or field)

@@ -1,0 +1,197 @@
+"""Assemble streamed ``chat.completion.chunk`` objects into one :class:`Reply`, without I/O.
+
+Tool calls arrive by ``index``: the id and name on the first chunk of a call, the
+arguments split across later ones, several calls interleaved.
+
+>>> a = StreamAssembler()
+>>> a.feed({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]})
+'Hel'
+>>> a.feed({"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]})
+'lo'
+>>> a.finish().text
+'Hello'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from convo.errors import IncompleteStreamError, ProtocolError, StreamError
+from convo.reply import Choice, Reply, Usage
+from convo.wire import message_from_wire, snippet
+
+__all__ = ["StreamAssembler", "chunks_from_reply"]
+
+
+@dataclass(slots=True)
+class _Call:
+    id: str | None = None
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Choice:
+    content: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    calls: dict[int, _Call] = field(default_factory=dict)
+    finish_reason: str | None = None
+    has_content: bool = False
+
+
+class StreamAssembler:
+    """Feed chunks in order; :meth:`finish` gives the whole reply or says it is incomplete."""
+
+    __slots__ = ("_choices", "created", "id", "model", "request_id", "usage")
+
+    def __init__(self, *, request_id: str | None = None) -> None:
+        self._choices: dict[int, _Choice] = {}
+        self.usage: Usage | None = None
+        self.id: str | None = None
+        self.model: str | None = None
+        self.created: int | None = None
+        self.request_id = request_id
+
+    def feed(self, chunk: Mapping[str, Any]) -> str | None:
+        """Take one chunk; return the text it adds to choice 0, if any."""
+        error = chunk.get("error")
+        if error is not None:
+            if isinstance(error, Mapping):
+                raise StreamError(
+                    str(error.get("message") or error),
+                    type=error.get("type"),
+                    code=None if error.get("code") is None else str(error.get("code")),
+                )
+            raise StreamError(str(error))
+        if self.id is None:
+            self.id = chunk.get("id")
+            self.model = chunk.get("model")
+            self.created = chunk.get("created")
+        usage = chunk.get("usage")
+        if isinstance(usage, Mapping):
+            self.usage = Usage.model_validate(usage)
+        text: str | None = None
+        for c in chunk.get("choices") or ():
+            index = c.get("index", 0)
+            acc = self._choices.get(index)
+            if acc is None:
+                acc = self._choices[index] = _Choice()
+            delta = c.get("delta") or {}
+            piece = delta.get("content")
+            if piece is not None:
+                acc.has_content = True
+                if piece:
+                    acc.content.append(piece)
+                    if index == 0:
+                        text = piece if text is None else text + piece
+            if delta.get("refusal"):
+                acc.refusal.append(delta["refusal"])
+            for tc in delta.get("tool_calls") or ():
+                self._call(acc, tc)
+            if c.get("finish_reason"):
+                acc.finish_reason = c["finish_reason"]
+        return text
+
+    @staticmethod
+    def _call(acc: _Choice, tc: Mapping[str, Any]) -> None:
+        index = tc.get("index")
+        if not isinstance(index, int):
+            # Some servers omit the index: a new id starts a new call, else it continues the last.
+            new = tc.get("id") and all(c.id != tc["id"] for c in acc.calls.values())
+            index = len(acc.calls) if new or not acc.calls else max(acc.calls)
+        call = acc.calls.get(index)
+        if call is None:
+            call = acc.calls[index] = _Call()
+        if tc.get("id"):
+            call.id = tc["id"]
+        fn = tc.get("function") or {}
+        if fn.get("name") and not call.name:  # sent once; some servers repeat it whole
+            call.name = fn["name"]
+        if fn.get("arguments"):
+            call.arguments.append(fn["arguments"])
+
+    @property
+    def text(self) -> str:
+        acc = self._choices.get(0)
+        return "".join(acc.content) if acc else ""
+
+    def finish(self) -> Reply:
+        """The assembled reply; raises if any choice never finished."""
+        if not self._choices:
+            raise IncompleteStreamError("the stream ended before any choice arrived")
+        choices = []
+        for index in sorted(self._choices):
+            acc = self._choices[index]
+            if acc.finish_reason is None:
+                raise IncompleteStreamError(
+                    f"the stream ended before choice {index} finished "
+                    f"(no finish_reason; {len(''.join(acc.content))} characters received)"
+                )
+            calls = []
+            for i in sorted(acc.calls):
+                call = acc.calls[i]
+                if not call.id or not call.name:
+                    raise ProtocolError(
+                        f"streamed tool call {i} has no id or name", snippet=snippet(call)
+                    )
+                calls.append(
+                    {"id": call.id, "function": {"name": call.name, "arguments": "".join(call.arguments)}}
+                )
+            message = message_from_wire(
+                {
+                    "role": "assistant",
+                    "content": "".join(acc.content) if acc.has_content or not calls else None,
+                    "tool_calls": calls or None,
+                    "refusal": "".join(acc.refusal) or None,
+                }
+            )
+            choices.append(Choice(index=index, message=message, finish_reason=acc.finish_reason))
+        return Reply(
+            choices=tuple(choices),
+            usage=self.usage,
+            id=self.id,
+            model=self.model,
+            created=self.created,
+            request_id=self.request_id,
+        )
+
+
+def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
+    """The chunks a server would stream for ``reply`` (for test doubles and fallbacks).
+
+    ``pieces`` > 0 splits each text into about that many deltas; 0 splits by words.
+    """
+    out: list[dict[str, Any]] = []
+    head = {"id": reply.id or "chatcmpl-convo", "object": "chat.completion.chunk",
+            "model": reply.model or "convo", "created": reply.created or 0}
+    for choice in reply.choices:
+        m = choice.message
+        out.append({**head, "choices": [{"index": choice.index, "delta": {"role": "assistant"}}]})
+        for piece in _split(m.text, pieces):
+            out.append({**head, "choices": [{"index": choice.index, "delta": {"content": piece}}]})
+        if m.refusal:
+            out.append({**head, "choices": [{"index": choice.index, "delta": {"refusal": m.refusal}}]})
+        for i, call in enumerate(m.tool_calls or ()):
+            out.append({**head, "choices": [{"index": choice.index, "delta": {"tool_calls": [
+                {"index": i, "id": call.id, "type": "function",
+                 "function": {"name": call.function.name, "arguments": ""}}]}}]})
+            for piece in _split(call.function.arguments, pieces or 3):
+                out.append({**head, "choices": [{"index": choice.index, "delta": {"tool_calls": [
+                    {"index": i, "function": {"arguments": piece}}]}}]})
+        out.append({**head, "choices": [
+            {"index": choice.index, "delta": {}, "finish_reason": choice.finish_reason or "stop"}]})
+    if reply.usage is not None:
+        out.append({**head, "choices": [], "usage": reply.usage.model_dump()})
+    return out
+
+
+def _split(text: str, pieces: int) -> list[str]:
+    if not text:
+        return []
+    if pieces <= 0:
+        words = text.split(" ")
+        return [w + " " for w in words[:-1]] + [words[-1]] if words[-1] else [w + " " for w in words[:-1]]
+    size = max(1, -(-len(text) // pieces))
+    return [text[i : i + size] for i in range(0, len(text), size)]

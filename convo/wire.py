@@ -1,0 +1,150 @@
+"""The Chat Completions wire format: where convo's values meet the API's JSON.
+
+Everything that depends on how servers spell things lives here, including the
+differences between real servers that claim the same API. Each rule names the
+server that needs it and has a test in ``tests/test_wire.py``:
+
+* **tool_choice "auto"** - llama.cpp's OpenAI server offers the tools to the model
+  only when the request says ``tool_choice`` explicitly; OpenAI treats a missing
+  ``tool_choice`` as ``"auto"``, so sending it changes nothing there.
+* **content "" on assistant tool calls** - llama.cpp rejects ``"content": null`` on an
+  assistant message with ``tool_calls``, and leaving the key out breaks its chat
+  template; ``""`` works everywhere.
+* **null content in replies** - servers answer ``"content": null`` for a cut-off or
+  empty reply; convo reads it as ``""`` so the message stays valid.
+
+>>> from convo.messages import Message, ToolCall, FunctionCall
+>>> call = ToolCall(id="c1", function=FunctionCall(name="f", arguments="{}"))
+>>> message_to_wire(Message.assistant(tool_calls=[call]))["content"]
+''
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pydantic
+
+from convo.errors import ProtocolError
+from convo.messages import Message
+from convo.reply import Choice, Reply, Usage
+
+__all__ = ["build_body", "message_from_wire", "message_to_wire", "parse_completion", "snippet"]
+
+
+def message_to_wire(message: Message) -> dict[str, Any]:
+    """The message as the API's JSON object; computed once per (frozen) message."""
+    cached = message._wire
+    if cached is not None:
+        return cached
+    wire: dict[str, Any] = {"role": message.role}
+    content = message.content
+    if content is None:
+        content = ""  # llama.cpp: never null, never absent (see the module docstring)
+    if isinstance(content, str):
+        wire["content"] = content
+    else:
+        wire["content"] = [p.model_dump(exclude_none=True) for p in content]
+    if message.name is not None:
+        wire["name"] = message.name
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": c.type,
+                "function": {"name": c.function.name, "arguments": c.function.arguments},
+            }
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    if message.refusal is not None and message.role == "assistant":
+        wire["refusal"] = message.refusal
+    message._wire = wire
+    return wire
+
+
+def build_body(
+    model: str,
+    messages: Iterable[Message],
+    params: Mapping[str, Any],
+    tools: Sequence[Mapping[str, Any]] = (),
+    *,
+    stream: bool = False,
+) -> dict[str, Any]:
+    """The request payload: model, messages, then every parameter unchanged."""
+    body: dict[str, Any] = {"model": model, "messages": [message_to_wire(m) for m in messages]}
+    body.update(params)
+    if tools:
+        body["tools"] = list(tools)
+        body.setdefault("tool_choice", "auto")  # llama.cpp (see the module docstring)
+    if stream:
+        body["stream"] = True
+        # Ask for usage in the last chunk; servers that do not know the option ignore it.
+        body.setdefault("stream_options", {"include_usage": True})
+    return body
+
+
+def message_from_wire(data: Mapping[str, Any]) -> Message:
+    """An assistant message from a reply's ``message`` object."""
+    fields: dict[str, Any] = {"role": data.get("role") or "assistant"}
+    content = data.get("content")
+    tool_calls = data.get("tool_calls") or None
+    refusal = data.get("refusal")
+    if content is None and not tool_calls and not refusal:
+        content = ""  # a cut-off or empty reply (see the module docstring)
+    fields["content"] = content
+    if tool_calls:
+        fields["tool_calls"] = [
+            {"id": c.get("id"), "type": "function", "function": c.get("function")}
+            for c in tool_calls
+        ]
+    if refusal:
+        fields["refusal"] = refusal
+    if data.get("name"):
+        fields["name"] = data["name"]
+    try:
+        return Message.model_validate(fields)
+    except (pydantic.ValidationError, ValueError) as exc:
+        raise ProtocolError(f"the reply's message is invalid ({exc})", snippet=snippet(data)) from None
+
+
+def parse_completion(data: Any, *, request_id: str | None = None) -> Reply:
+    """A :class:`Reply` from a ``chat.completion`` JSON object."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("choices"), list):
+        raise ProtocolError("not a chat completion (no choices)", snippet=snippet(data))
+    choices = []
+    for i, c in enumerate(data["choices"]):
+        if not isinstance(c, Mapping) or not isinstance(c.get("message"), Mapping):
+            raise ProtocolError(f"choice {i} has no message", snippet=snippet(data))
+        choices.append(
+            Choice(
+                index=c.get("index", i),
+                message=message_from_wire(c["message"]),
+                finish_reason=c.get("finish_reason"),
+                logprobs=c.get("logprobs"),
+            )
+        )
+    if not choices:
+        raise ProtocolError("the completion has no choices", snippet=snippet(data))
+    usage = data.get("usage")
+    return Reply(
+        choices=tuple(choices),
+        usage=Usage.model_validate(usage) if isinstance(usage, Mapping) else None,
+        id=data.get("id"),
+        model=data.get("model"),
+        created=data.get("created"),
+        system_fingerprint=data.get("system_fingerprint"),
+        request_id=request_id,
+    )
+
+
+def snippet(data: Any, limit: int = 200) -> str:
+    """A short, printable piece of a body for an error message."""
+    if isinstance(data, bytes):
+        text = data[: limit * 4].decode("utf-8", "replace")
+    else:
+        text = str(data)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
