@@ -31,9 +31,11 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     │   │   │   PermissionDeniedError (403), NotFoundError (404), ConflictError (409),
     │   │   │   UnprocessableEntityError (422), RateLimitError (429, .retry_after),
     │   │   └── InternalServerError (5xx)
+    │   │       └── GatewayError     a 5xx page that is not JSON (also a ProtocolError)
     │   └── ProtocolError            .snippet: the body is not what the API promises
     │       ├── StreamError          the server reported an error mid-stream
     │       └── IncompleteStreamError  the stream ended before the reply did
+    ├── EncodingError                a tokenizer's rank file is missing or corrupt
     ├── StoreError                   persistence failed; nothing partial was written
     │   ├── ConversationNotFoundError  .conversation_id
     │   ├── VersionConflictError     another writer appended first
@@ -59,6 +61,8 @@ __all__ = [
     "ConversationNotFoundError",
     "ConvoError",
     "CorruptRowError",
+    "EncodingError",
+    "GatewayError",
     "IncompleteStreamError",
     "InputError",
     "InternalServerError",
@@ -356,8 +360,23 @@ class StreamError(ProtocolError):
         self.code = code
 
 
+class GatewayError(InternalServerError, ProtocolError):
+    """A 5xx whose body is not the API's JSON, such as a proxy's HTML 502 page; see ``.snippet``."""
+
+    def __init__(self, message: str, *, snippet: str | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.snippet = snippet
+
+
 class IncompleteStreamError(ProtocolError):
     """The stream ended before ``[DONE]`` or a ``finish_reason``."""
+
+
+# -- tokenizer -----------------------------------------------------------------------
+
+
+class EncodingError(ConvoError):
+    """A tokenizer's rank file is missing, unreadable, or not the published one."""
 
 
 # -- store ---------------------------------------------------------------------------

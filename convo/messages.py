@@ -134,6 +134,12 @@ class Message(_Value):
 
     __hash__ = _Value.__hash__
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Message:
+        copy = super().model_copy(update=update, deep=deep)
+        if update:  # a changed copy must not inherit the original's derived caches
+            copy.__pydantic_private__ = {"_tokens": {}, "_wire": None}
+        return copy
+
     def _strings(self) -> Iterable[str]:
         if isinstance(self.content, str):
             yield self.content

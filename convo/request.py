@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ class Request:
     tools: tuple[dict[str, Any], ...] = ()
     prompt_tokens: int | None = None
     budget: int | None = None
-    dropped: tuple[Message, ...] = field(default=(), repr=False)
+    dropped: Sequence[Message] = field(default=(), repr=False)
 
     @property
     def params(self) -> dict[str, Any]:

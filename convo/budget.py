@@ -1,0 +1,356 @@
+"""The token budget: what of a conversation fits the model's context window.
+
+:func:`fit` keeps the pinned messages (the system prompt) and the current turn, then
+walks back from the newest history message by whole turns, summing the counts cached
+on the messages, and stops at the first turn that does not fit. A turn is a user
+message and everything after it up to the next one, so an assistant's ``tool_calls``
+always stays with its ``tool`` answers and what is sent never starts with an orphan.
+The work is proportional to what is kept, not to the length of the history.
+
+>>> from convo.tokens import TokenCounter
+>>> turns = [Message.user("Hi"), Message.assistant("Hello!")] * 1000
+>>> fitted = fit([Message.system("Be brief.")], turns, [Message.user("Bye")],
+...              counter=TokenCounter("gpt-4o"), budget=60)
+>>> len(fitted.messages), len(fitted.dropped), fitted.prompt_tokens <= 60
+(10, 1992, True)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+from convo.errors import BudgetError, ParameterError
+from convo.messages import Message, TextPart
+from convo.tokens.counting import REPLY_PRIMING, TokenCounter
+
+__all__ = [
+    "CONTEXT_WINDOWS",
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_RESERVE",
+    "DEFAULT_SUMMARY_PROMPT",
+    "Fit",
+    "KeepNewest",
+    "Strategy",
+    "Summarize",
+    "budget_for",
+    "context_window",
+    "fit",
+]
+
+#: Context windows in tokens, by model name prefix; the longest matching prefix wins.
+#: A ``vendor/`` prefix and a fine-tune's ``ft:`` are ignored. From OpenAI's model pages.
+CONTEXT_WINDOWS: dict[str, int] = {
+    "gpt-3.5-turbo": 16_385,
+    "gpt-3.5-turbo-0301": 4_096,
+    "gpt-3.5-turbo-0613": 4_096,
+    "gpt-3.5-turbo-instruct": 4_096,
+    "gpt-35-turbo": 4_096,  # Azure: the older versions; the newer ones below
+    "gpt-35-turbo-16k": 16_384,
+    "gpt-35-turbo-0125": 16_385,
+    "gpt-35-turbo-1106": 16_385,
+    "gpt-4": 8_192,
+    "gpt-4-32k": 32_768,
+    "gpt-4-0125": 128_000,
+    "gpt-4-1106": 128_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4-vision": 128_000,
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "chatgpt-4o": 128_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4.5": 128_000,
+    "gpt-5": 400_000,
+    "gpt-5-chat": 128_000,
+    "gpt-oss": 131_072,
+    "o1": 200_000,
+    "o1-mini": 128_000,
+    "o1-preview": 128_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+    "codex-mini": 200_000,
+}
+#: For a model the table does not know: small enough for almost any server. Pass
+#: ``context_window=`` to use more of a larger model.
+DEFAULT_CONTEXT_WINDOW = 8_192
+#: Tokens kept free for the reply when the parameters set neither ``max_tokens`` nor
+#: ``max_completion_tokens``; at most an eighth of the window (1,024 of 8,192).
+DEFAULT_RESERVE = 4_096
+
+_BY_LENGTH = sorted(CONTEXT_WINDOWS, key=len, reverse=True)
+
+
+def context_window(model: str) -> int:
+    """The context window of ``model`` in tokens (:data:`DEFAULT_CONTEXT_WINDOW` if unknown).
+
+    >>> context_window("gpt-4o-mini-2024-07-18"), context_window("gpt-4-32k-0613")
+    (128000, 32768)
+    >>> context_window("my-local-model")
+    8192
+    """
+    name = model.rsplit("/", 1)[-1].strip().lower().removeprefix("ft:")
+    for prefix in _BY_LENGTH:
+        if name.startswith(prefix):
+            return CONTEXT_WINDOWS[prefix]
+    return DEFAULT_CONTEXT_WINDOW
+
+
+def budget_for(
+    model: str,
+    params: Mapping[str, Any],
+    *,
+    context_window: int | None = None,
+    reserve_tokens: int | None = None,
+) -> int:
+    """Prompt tokens available: the window less the tokens reserved for the reply.
+
+    The reply's reservation is the request's ``max_completion_tokens`` or ``max_tokens``
+    (the larger if both), else ``reserve_tokens``, else :data:`DEFAULT_RESERVE` (at most
+    an eighth of the window).
+
+    >>> budget_for("gpt-4o", {"max_tokens": 1000})
+    127000
+    >>> budget_for("gpt-4", {})
+    7168
+    """
+    window = context_window if context_window is not None else _window(model)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ParameterError(
+            f"context_window must be an integer >= 1, got {window!r}", param="context_window"
+        )
+    asked = [params[k] for k in ("max_completion_tokens", "max_tokens") if params.get(k)]
+    if asked:
+        reserve, source = max(asked), "max_tokens"
+    elif reserve_tokens is not None:
+        reserve, source = reserve_tokens, "reserve_tokens"
+        if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
+            raise ParameterError(
+                f"reserve_tokens must be an integer >= 0, got {reserve!r}", param="reserve_tokens"
+            )
+    else:
+        reserve, source = min(DEFAULT_RESERVE, window // 8), "reserve_tokens"
+    if reserve >= window:
+        raise ParameterError(
+            f"{source}={reserve} leaves no room for the prompt in {model}'s context window "
+            f"of {window} tokens",
+            param=source,
+        )
+    return int(window - reserve)
+
+
+_window = context_window
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """What is sent: ``messages`` (pinned, then the kept history, then the pending turn).
+
+    ``dropped`` is the history left out, oldest first: a view, not a copy.
+    ``prompt_tokens`` counts the messages, the tool schemas and the reply's priming.
+    """
+
+    messages: tuple[Message, ...]
+    dropped: Sequence[Message]
+    prompt_tokens: int
+    budget: int
+
+
+def fit(
+    pinned: Sequence[Message],
+    history: Sequence[Message],
+    pending: Sequence[Message],
+    *,
+    counter: TokenCounter,
+    budget: int,
+    tools_tokens: int = 0,
+) -> Fit:
+    """Keep ``pinned`` and ``pending`` whole, and as many of the newest history turns as fit.
+
+    Raises :class:`~convo.errors.BudgetError` (``over_by``, ``budget``) if the pinned
+    messages, the pending turn and the tool schemas alone do not fit. Pure: no I/O.
+    """
+    count = counter.message
+    fixed = sum(map(count, pinned)) + sum(map(count, pending)) + tools_tokens + REPLY_PRIMING
+    if fixed > budget:
+        raise BudgetError(
+            f"the system prompt, the current turn and the tool schemas need {fixed} tokens, "
+            f"{fixed - budget} more than the budget of {budget}",
+            over_by=fixed - budget,
+            budget=budget,
+        )
+    room = budget - fixed
+    n = len(history)
+    start = n  # the first kept history message
+    used = turn = 0
+    i = n - 1
+    while i >= 0:
+        m = history[i]
+        turn += count(m)
+        if used + turn > room:
+            break
+        if m.role == "user":
+            used, turn, start = used + turn, 0, i
+        i -= 1
+    else:
+        # The whole history fits, including messages before its first user message.
+        used, start = used + turn, 0
+    if start == n:
+        kept: Sequence[Message] = ()
+    elif isinstance(history, list | tuple):
+        kept = history[start:]
+    else:
+        kept = [history[j] for j in range(start, n)]
+    return Fit(
+        messages=(*pinned, *kept, *pending),
+        dropped=_Head(history, start) if start else (),
+        prompt_tokens=fixed + used,
+        budget=budget,
+    )
+
+
+class _Head(Sequence[Message]):
+    """``seq[:stop]`` without copying: histories reach 100,000 messages."""
+
+    __slots__ = ("_seq", "_stop")
+
+    def __init__(self, seq: Sequence[Message], stop: int) -> None:
+        self._seq, self._stop = seq, stop
+
+    def __len__(self) -> int:
+        return self._stop
+
+    def __iter__(self) -> Iterator[Message]:
+        return itertools.islice(self._seq, self._stop)
+
+    def __repr__(self) -> str:
+        return f"<{self._stop} dropped messages>"
+
+    @overload
+    def __getitem__(self, i: int) -> Message: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Message]: ...
+    def __getitem__(self, i: int | slice) -> Message | Sequence[Message]:
+        if isinstance(i, slice):
+            return [self._seq[j] for j in range(*i.indices(self._stop))]
+        if i < 0:
+            i += self._stop
+        if not 0 <= i < self._stop:
+            raise IndexError(i)
+        return self._seq[i]
+
+
+# -- strategies -------------------------------------------------------------------------
+
+
+class Strategy:
+    """What a conversation does with the turns that no longer fit.
+
+    :class:`KeepNewest` leaves them out; :class:`Summarize` replaces them with a summary
+    the model writes. Write your own by subclassing :class:`Summarize` and overriding
+    :meth:`~Summarize.request_messages` or :meth:`~Summarize.summary_message`.
+    """
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KeepNewest(Strategy):
+    """Keep the newest whole turns that fit and leave the older ones out (the default).
+
+    >>> KeepNewest()
+    KeepNewest()
+    """
+
+
+_SUMMARY_HEADER = (
+    "Summary of the earlier part of this conversation "
+    "(those turns were removed to fit the context window):"
+)
+DEFAULT_SUMMARY_PROMPT = (
+    "You write the running summary of a conversation between a user and an assistant, "
+    "for the assistant's own use later. Keep every fact, name, number, decision, "
+    "instruction and preference the user gave, what tools returned that still matters, "
+    "and any open question or task; drop greetings and small talk. If a previous summary "
+    "is given, merge it with the new messages into one summary. Be concise: short "
+    "paragraphs or bullet points, in the language of the conversation, and nothing but "
+    "the summary."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Summarize(Strategy):
+    """Replace the turns that do not fit with a summary that the model writes.
+
+    ``max_transcript_chars`` bounds the transcript sent to the model: when more was
+    dropped than that, the newest part is summarized (the previous summary stands
+    for what came before it).
+
+    >>> s = Summarize()
+    >>> [m.role for m in s.request_messages([Message.user("My name is Ada.")], None)]
+    ['system', 'user']
+    >>> s.summary_message("The user is Ada.").text.startswith("Summary of the earlier part")
+    True
+    """
+
+    prompt: str = DEFAULT_SUMMARY_PROMPT
+    max_tokens: int = 512
+    max_transcript_chars: int = 48_000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int):
+            raise ParameterError(f"max_tokens must be an integer, got {self.max_tokens!r}")
+        if self.max_tokens < 1 or self.max_transcript_chars < 1000:
+            raise ParameterError(
+                "Summarize needs max_tokens >= 1 and max_transcript_chars >= 1000",
+                param="max_tokens" if self.max_tokens < 1 else "max_transcript_chars",
+            )
+
+    def request_messages(
+        self, dropped: Sequence[Message], previous: Message | None
+    ) -> list[Message]:
+        """The messages asking the model to summarize ``dropped`` (and merge ``previous``)."""
+        lines: list[str] = []
+        size = 0
+        cap = self.max_transcript_chars // 8  # no single message may crowd out the rest
+        for i in range(len(dropped) - 1, -1, -1):  # newest first: O(what is shown)
+            line = _clip(_transcript_line(dropped[i]), cap)
+            if size + len(line) > self.max_transcript_chars and lines:
+                lines.append(f"({i + 1} earlier messages are not shown.)")
+                break
+            lines.append(line)
+            size += len(line) + 2
+        parts = []
+        if previous is not None:
+            summary = previous.text.removeprefix(_SUMMARY_HEADER).strip()
+            parts.append(f"Previous summary:\n{summary}")
+        parts.append("Messages to add to the summary:\n\n" + "\n\n".join(reversed(lines)))
+        return [Message.system(self.prompt), Message.user("\n\n".join(parts))]
+
+    def summary_message(self, text: str) -> Message:
+        """The system message that stands in for the summarized turns."""
+        return Message.system(f"{_SUMMARY_HEADER}\n\n{text.strip()}")
+
+
+_SPEAKERS = {"user": "User", "assistant": "Assistant", "tool": "Tool result"}
+
+
+def _transcript_line(m: Message) -> str:
+    speaker = _SPEAKERS.get(m.role, m.role.capitalize())
+    if m.role == "tool":
+        speaker += f" ({m.name or m.tool_call_id})"
+    elif m.name:
+        speaker += f" ({m.name})"
+    body = m.text
+    if not isinstance(m.content, str) and m.content:
+        body = " ".join(p.text if isinstance(p, TextPart) else "[image]" for p in m.content)
+    pieces = [body] if body else []
+    if m.refusal:
+        pieces.append(f"[refused: {m.refusal}]")
+    pieces.extend(f"[called {c.function.name}({c.function.arguments})]" for c in m.tool_calls or ())
+    return f"{speaker}: {' '.join(pieces)}"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
