@@ -1,0 +1,333 @@
+"""The I/O-free core of the HTTP transport, shared by its sync and async drivers.
+
+Everything that decides something lives here, once: the HTTP request a
+:class:`~convo.Request` becomes, what a response means (a reply, or which error),
+how event-stream bytes become chunks, and whether and how long to wait before the
+next attempt. The drivers in ``openai.py`` only move bytes and sleep.
+
+Where real servers differ from OpenAI's documentation, the rule is here and tested
+(the body-level rules are in :mod:`convo.wire`):
+
+* a server that ignores ``"stream": true`` and answers one JSON completion is
+  replayed as chunks; a server that streams to a non-stream request is assembled;
+* error bodies come as ``{"error": {...}}`` (OpenAI, llama.cpp, with ``code`` a
+  number there), ``{"error": "text"}``, ``{"detail": ...}`` or ``{"message": ...}``;
+* a 5xx page that is not JSON (a proxy's HTML 502) is a :class:`GatewayError`,
+  both a server error (retried) and a protocol error (with a snippet);
+* named events other than ``error`` (``event: ping``) and empty ``data:`` lines are
+  keep-alives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import httpx2
+from pydantic import SecretStr
+
+from convo.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    GatewayError,
+    IncompleteStreamError,
+    ProtocolError,
+    StreamError,
+    status_error,
+)
+from convo.reply import Reply
+from convo.request import Request
+from convo.streaming import StreamAssembler, chunks_from_reply
+from convo.transports.base import Chunk
+from convo.transports.retry import next_delay, retry_after, should_retry
+from convo.transports.sse import ServerSentEvent, SSEDecoder
+from convo.wire import parse_completion, snippet
+
+__all__ = ["Call", "ChunkDecoder", "Endpoint", "content_type", "is_success"]
+
+_SCRUBBED = "***"
+
+
+class Endpoint:
+    """Where requests go and with which credentials; the key never leaves as text.
+
+    >>> e = Endpoint("http://127.0.0.1:8000/v1/", SecretStr("sk-secret"), {})
+    >>> e.url, e.scrub("bad key sk-secret")
+    ('http://127.0.0.1:8000/v1/chat/completions', 'bad key ***')
+    """
+
+    __slots__ = ("_api_key", "_headers", "base_url", "url")
+
+    def __init__(self, base_url: str, api_key: SecretStr | None, headers: Mapping[str, str]):
+        self.base_url = base_url.rstrip("/")
+        self.url = f"{self.base_url}/chat/completions"
+        self._api_key = api_key
+        common = {"Content-Type": "application/json", "User-Agent": "convo"}
+        if api_key is not None:
+            common["Authorization"] = f"Bearer {api_key.get_secret_value()}"
+        common.update(headers)
+        self._headers = {
+            False: {"Accept": "application/json", **common},
+            True: {"Accept": "text/event-stream", **common},
+        }
+
+    def headers(self, stream: bool) -> dict[str, str]:
+        return self._headers[stream]
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every copy of the API key replaced (servers echo it in 401s)."""
+        if self._api_key is None:
+            return text
+        key = self._api_key.get_secret_value()
+        return text.replace(key, _SCRUBBED) if key else text
+
+    def scrub_all(self, value: Any) -> Any:
+        """``scrub`` applied to every string inside a JSON value."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub_all(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_all(v) for v in value]
+        return value
+
+
+def content_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+class Call:
+    """One request across its attempts: encoded once, then told how each attempt went."""
+
+    __slots__ = ("content", "delivered", "endpoint", "headers", "max_retries", "retries", "url")
+
+    def __init__(self, endpoint: Endpoint, request: Request, *, stream: bool, max_retries: int):
+        body = request.body
+        if stream and body.get("stream") is not True:
+            body = {**body, "stream": True}
+        self.endpoint = endpoint
+        self.url = endpoint.url
+        self.headers = endpoint.headers(stream)
+        self.content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        self.max_retries = max_retries
+        self.retries = 0
+        self.delivered = False  # a chunk reached the caller: the call can no longer be replayed
+
+    def reply(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        """The reply in a successful response (a JSON completion, or a whole event stream)."""
+        request_id = headers.get("x-request-id")
+        kind = content_type(headers)
+        if kind == "text/event-stream":
+            decoder = ChunkDecoder(kind, self.endpoint)
+            assembler = StreamAssembler(request_id=request_id)
+            for chunk in (*decoder.feed(body), *decoder.finish()):
+                assembler.feed(chunk)
+            return assembler.finish()
+        return parse_completion(_json_body(kind, body, self.endpoint), request_id=request_id)
+
+    def status_failure(
+        self, status: int, headers: Mapping[str, str], body: bytes, *, now: float
+    ) -> APIStatusError:
+        """The typed error for a response with an error status, its text scrubbed."""
+        request_id = headers.get("x-request-id")
+        text = self.endpoint.scrub(body.decode("utf-8", "replace"))
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            data = None
+        if not isinstance(data, Mapping):
+            if status >= 500:
+                return GatewayError(
+                    f"the server answered {status} with {content_type(headers) or 'no type'}, "
+                    "not the API's JSON",
+                    status_code=status,
+                    request_id=request_id,
+                    snippet=snippet(text),
+                    body=snippet(text),
+                )
+            message = snippet(text) or _reason(status)
+            return status_error(status, message, request_id=request_id, body=snippet(text))
+        data = self.endpoint.scrub_all(data)
+        error = data.get("error")
+        fields = error if isinstance(error, Mapping) else data
+        message = fields.get("message") or fields.get("detail") or error
+        return status_error(
+            status,
+            str(message) if message else _reason(status),
+            type=_text(fields.get("type")),
+            code=_text(fields.get("code")),
+            param=_text(fields.get("param")),
+            request_id=request_id,
+            body=data,
+            retry_after=retry_after(headers, now=now),
+        )
+
+    def connection_failure(self, exc: httpx2.HTTPError) -> APIConnectionError:
+        """The typed error for an httpx failure.
+
+        The httpx exception is described, not chained: it holds the request, and the
+        request holds the Authorization header.
+        """
+        detail = self.endpoint.scrub(str(exc)) or "no detail"
+        if isinstance(exc, httpx2.TimeoutException):
+            return APITimeoutError(f"POST {self.url} timed out ({type(exc).__name__}: {detail})")
+        return APIConnectionError(f"POST {self.url} failed ({type(exc).__name__}: {detail})")
+
+    def retry_delay(
+        self, error: Exception, headers: Mapping[str, str], *, now: float, jitter: float
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None to raise ``error``."""
+        if isinstance(error, APIStatusError):
+            if not should_retry(error.status_code, headers):
+                return None
+        elif self.delivered:
+            return None  # never replay a stream the caller has started reading
+        delay = next_delay(
+            self.retries, max_retries=self.max_retries, headers=headers, now=now, jitter=jitter
+        )
+        if delay is not None:
+            self.retries += 1
+        return delay
+
+    def decoder(self, headers: Mapping[str, str]) -> ChunkDecoder:
+        return ChunkDecoder(content_type(headers), self.endpoint)
+
+
+class ChunkDecoder:
+    """Turns a streamed body into chunk dicts, raising typed errors for what is wrong.
+
+    An event stream is decoded as it arrives; a JSON completion (a server that
+    ignored ``stream``) is replayed as chunks at the end; any other content type is a
+    :class:`ProtocolError`.
+
+    >>> d = ChunkDecoder("text/event-stream", Endpoint("http://x", None, {}))
+    >>> d.feed(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\\n\\n')
+    [{'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]}]
+    >>> d.feed(b"data: [DONE]\\n\\n"), d.done
+    ([], True)
+    """
+
+    __slots__ = ("_body", "_endpoint", "_finished", "_kind", "_sse", "done")
+
+    def __init__(self, kind: str, endpoint: Endpoint):
+        # No content type at all: read it as an event stream, the stream's own format.
+        self._kind = kind or "text/event-stream"
+        self._endpoint = endpoint
+        self._sse = SSEDecoder()
+        self._body: list[bytes] = []
+        self._finished: dict[Any, bool] = {}  # choice index -> a finish_reason arrived
+        self.done = False
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        if self._kind != "text/event-stream":
+            self._body.append(data)
+            if "json" not in self._kind:
+                raise _unexpected(self._kind, data, self._endpoint)
+            return []
+        return self._chunks(self._sse.feed(data))
+
+    def finish(self) -> list[Chunk]:
+        """The body ended: the chunks still held, or why the stream is incomplete."""
+        if self._kind != "text/event-stream":
+            body = b"".join(self._body)
+            reply = parse_completion(_json_body(self._kind, body, self._endpoint))
+            return chunks_from_reply(reply, pieces=1)
+        chunks = self._chunks(self._sse.flush())
+        if not self.done and (not self._finished or not all(self._finished.values())):
+            raise IncompleteStreamError(
+                "the stream ended without [DONE] before every choice had a finish_reason"
+            )
+        return chunks
+
+    def _chunks(self, events: list[ServerSentEvent]) -> list[Chunk]:
+        out: list[Chunk] = []
+        for event in events:
+            if self.done:
+                continue  # whatever follows [DONE] is read, so the connection can be reused
+            chunk = self._chunk(event)
+            if chunk is not None:
+                out.append(chunk)
+        return out
+
+    def _chunk(self, event: ServerSentEvent) -> Chunk | None:
+        data = event.data.strip()
+        if event.event == "error":
+            raise self._stream_error(data)
+        if event.event != "message" or not data:
+            return None
+        if data == "[DONE]":
+            self.done = True
+            return None
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ProtocolError(
+                "malformed JSON in the event stream", snippet=snippet(self._endpoint.scrub(data))
+            ) from None
+        if not isinstance(chunk, dict):
+            raise ProtocolError(
+                "an event is not a JSON object", snippet=snippet(self._endpoint.scrub(data))
+            )
+        if chunk.get("error") is not None:
+            raise self._stream_error(data)
+        for choice in chunk.get("choices") or ():
+            index = choice.get("index", 0) if isinstance(choice, Mapping) else 0
+            finished = isinstance(choice, Mapping) and bool(choice.get("finish_reason"))
+            self._finished[index] = self._finished.get(index, False) or finished
+        return chunk
+
+    def _stream_error(self, data: str) -> StreamError:
+        text = self._endpoint.scrub(data)
+        try:
+            obj: Any = json.loads(text)
+        except ValueError:
+            obj = text
+        error = obj.get("error", obj) if isinstance(obj, Mapping) else obj
+        if isinstance(error, Mapping):
+            message = error.get("message") or snippet(error)
+            return StreamError(
+                f"the server reported an error mid-stream: {message}",
+                type=_text(error.get("type")),
+                code=_text(error.get("code")),
+            )
+        return StreamError(f"the server reported an error mid-stream: {snippet(error)}")
+
+
+def _json_body(kind: str, body: bytes, endpoint: Endpoint) -> Any:
+    if kind and "json" not in kind:
+        raise _unexpected(kind, body, endpoint)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ProtocolError(
+            "the response is not valid JSON", snippet=snippet(endpoint.scrub(_text_of(body)))
+        ) from None
+
+
+def _unexpected(kind: str, body: bytes, endpoint: Endpoint) -> ProtocolError:
+    return ProtocolError(
+        f"expected JSON or an event stream, got {kind}",
+        snippet=snippet(endpoint.scrub(_text_of(body))),
+    )
+
+
+def _text_of(body: bytes) -> str:
+    return body[:2000].decode("utf-8", "replace")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def is_success(status: int) -> bool:
+    return 200 <= status < 300
