@@ -1,0 +1,33 @@
+"""The built-in plugin: OpenAI-compatible servers serve every model name no other plugin claims.
+
+It registers through the same hook as any third-party plugin; the empty prefix makes
+it the fallback, so ``model="llama-3.1-8b"`` with ``OPENAI_BASE_URL`` set talks to
+that server. The HTTP transport is imported only when a model is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from convo.plugins.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from convo.transports.base import Transport
+
+__all__ = ["register_transports"]
+
+_OPENAI_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o4-mini")
+
+
+def openai_transport(model: str) -> Transport:
+    """A transport on ``$OPENAI_BASE_URL`` (else OpenAI's), keyed by ``$OPENAI_API_KEY``."""
+    from convo.transports.openai import OpenAITransport
+
+    return OpenAITransport()
+
+
+@hookimpl
+def register_transports(register: Any) -> None:
+    register(_OPENAI_MODELS[0], openai_transport, prefixes=("",))
+    for name in _OPENAI_MODELS[1:]:
+        register(name, openai_transport)

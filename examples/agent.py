@@ -1,0 +1,53 @@
+"""A tool-calling agent: the model calls Python functions until it can answer.
+
+    python examples/agent.py "What is 23 * 19, and what's the weather in Oslo?"
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+from convo import Conversation, tool
+from convo.models import default_model
+
+
+@tool
+def multiply(a: float, b: float) -> float:
+    """Multiply two numbers.
+
+    Args:
+        a: The first factor.
+        b: The second factor.
+    """
+    return a * b
+
+
+@tool
+def weather(city: str) -> dict[str, object]:
+    """Today's weather in a city.
+
+    Args:
+        city: The city name, e.g. "Oslo".
+    """
+    # A stand-in data source: a real agent would call a weather API here.
+    return {"city": city, "date": date.today().isoformat(), "forecast": "light rain", "celsius": 7}
+
+
+def main() -> None:
+    question = " ".join(sys.argv[1:]) or "What is 23 * 19?"
+    conv = Conversation(
+        "You are an assistant that uses tools for arithmetic and weather. "
+        "Call a tool whenever it can answer part of the question.",
+        model=default_model(),
+        tools=[multiply, weather],
+        temperature=0,
+        max_tokens=300,
+        on_tool_result=lambda call, message: print(f"  [tool] {call.tool.name}({call.arguments}) -> {message.text}"),
+    )
+    reply = conv.send(question)
+    print(reply.text)
+
+
+if __name__ == "__main__":
+    main()

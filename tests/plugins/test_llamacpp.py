@@ -1,0 +1,257 @@
+"""The convo-llamacpp plugin against the real offline model: protocol and behaviour, not wording."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("convo_llamacpp")
+
+from convo_llamacpp import transport_for
+from convo_llamacpp.functions import render
+from convo_llamacpp.transport import LlamaCppTransport
+from convo_llamacpp.weights import DEFAULT_MODEL, GGUFFile, default_model_path
+
+from convo import Message, ParameterError, PluginError, Request
+from convo.streaming import StreamAssembler
+from convo.wire import build_body
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+FORCE_WEATHER = {"type": "function", "function": {"name": "get_weather"}}
+
+
+def request(
+    text: str,
+    params: dict[str, Any] | None = None,
+    tools: tuple[Any, ...] = (),
+    *,
+    stream: bool = False,
+) -> Request:
+    messages = (Message.user(text),)
+    params = {"temperature": 0, "max_tokens": 48, **(params or {})}
+    body = build_body("local", messages, params, tools, stream=stream)
+    return Request("local", messages, body, stream=stream, tools=tools)
+
+
+@pytest.fixture(scope="module")
+def local() -> LlamaCppTransport:
+    return LlamaCppTransport()
+
+
+def assemble(chunks: list[dict[str, Any]]) -> Any:
+    asm = StreamAssembler()
+    for chunk in chunks:
+        asm.feed(chunk)
+    return asm.finish()
+
+
+# -- the model file ------------------------------------------------------------------
+
+
+def test_the_default_model_is_assembled_and_matches_its_hash() -> None:
+    path = default_model_path()
+    assert path.stat().st_size == DEFAULT_MODEL.size
+    assert path.name == DEFAULT_MODEL.filename
+
+
+def _parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: list[bytes]) -> GGUFFile:
+    import hashlib
+    import uuid
+
+    parts = []
+    tag = uuid.uuid4().hex[:8]  # fresh package names: imported modules are cached per name
+    for i, chunk in enumerate(data):
+        package = tmp_path / "site" / f"fake_gguf_{tag}_part{i}"
+        (package / "data").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "data" / "p.bin").write_bytes(chunk)
+        parts.append((package.name, "data/p.bin"))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    whole = b"".join(data)
+    return GGUFFile("m.gguf", tuple(parts), len(whole), hashlib.sha256(whole).hexdigest())
+
+
+def test_parts_are_joined_in_order_and_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _parts(tmp_path, monkeypatch, [b"GGUF" * 1000, b"middle", b"end" * 7])
+    path = default_model_path(model, tmp_path / "cache")
+    assert path.read_bytes() == b"GGUF" * 1000 + b"middle" + b"end" * 7
+    assert [p.name for p in path.parent.iterdir()] == ["m.gguf"]  # no temporary left
+
+
+def test_a_hash_mismatch_is_an_error_and_nothing_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _parts(tmp_path, monkeypatch, [b"a", b"b"])
+    bad = GGUFFile(model.filename, model.parts, model.size, "0" * 64)
+    with pytest.raises(PluginError, match="SHA-256"):
+        default_model_path(bad, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_corrupt_cached_file_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _parts(tmp_path, monkeypatch, [b"abc", b"def"])
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "m.gguf").write_bytes(b"abcdeX")
+    assert default_model_path(model, tmp_path / "cache").read_bytes() == b"abcdef"
+
+
+def test_a_missing_part_package_is_named(tmp_path: Path) -> None:
+    model = GGUFFile("m.gguf", (("no_such_part_pkg", "x.bin"),), 1, "0" * 64)
+    with pytest.raises(PluginError, match="no-such-part-pkg"):
+        default_model_path(model, tmp_path)
+
+
+def test_gguf_prefix_and_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = transport_for(f"gguf:{tmp_path}/none.gguf")
+    assert transport.model_path == f"{tmp_path}/none.gguf"
+    with pytest.raises(ParameterError, match=r"none\.gguf"):
+        transport.complete(request("hi"))
+    monkeypatch.setenv("CONVO_LLAMACPP_MODEL", str(tmp_path / "env.gguf"))
+    with pytest.raises(ParameterError, match=r"env\.gguf"):
+        transport_for("local").complete(request("hi"))
+
+
+# -- the prompt ----------------------------------------------------------------------
+
+
+def test_tool_results_and_calls_are_shown_to_the_model() -> None:
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    prompt = render(
+        [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "Sunny, 31 C"},
+        ],
+        [WEATHER],
+    )
+    assert 'functions.get_weather:\n{"city": "Paris"}' in prompt
+    assert "<tool_response>\nSunny, 31 C\n</tool_response>" in prompt
+    assert "You have access to the following functions" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_unsupported_parameters_are_refused(local: LlamaCppTransport) -> None:
+    with pytest.raises(ParameterError, match=r"n=1"):
+        local.complete(request("hi", {"n": 2}))
+    with pytest.raises(ParameterError, match="logit_bias"):
+        local.complete(request("hi", {"logit_bias": {"1": 2}}))
+    with pytest.raises(ParameterError, match="nope"):
+        local.complete(
+            request(
+                "hi",
+                {"tool_choice": {"type": "function", "function": {"name": "nope"}}},
+                (WEATHER,),
+            )
+        )
+
+
+# -- the real model ------------------------------------------------------------------
+
+
+def test_a_reply_with_usage(local: LlamaCppTransport) -> None:
+    reply = local.complete(request("Name three primary colours."))
+    assert reply.text.strip()
+    assert reply.finish_reason in ("stop", "length")
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens > 5
+    assert reply.usage.completion_tokens > 0
+
+
+def test_streaming_gives_the_same_reply_and_usage(local: LlamaCppTransport) -> None:
+    whole = local.complete(request("Count from 1 to 5."))
+    chunks = list(local.stream(request("Count from 1 to 5.", stream=True)))
+    streamed = assemble(chunks)
+    assert len(chunks) > 3
+    assert streamed.text == whole.text
+    assert streamed.usage is not None
+    assert streamed.usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
+
+
+def test_a_forced_tool_call_has_valid_arguments(local: LlamaCppTransport) -> None:
+    reply = local.complete(
+        request("What is the weather in Paris?", {"tool_choice": FORCE_WEATHER}, (WEATHER,))
+    )
+    assert reply.finish_reason == "tool_calls"
+    [call] = reply.tool_calls
+    assert call.function.name == "get_weather"
+    args = json.loads(call.function.arguments)
+    assert isinstance(args["city"], str)
+    assert call.id
+
+
+def test_a_streamed_tool_call_assembles(local: LlamaCppTransport) -> None:
+    chunks = list(
+        local.stream(
+            request("Weather in Oslo?", {"tool_choice": FORCE_WEATHER}, (WEATHER,), stream=True)
+        )
+    )
+    reply = assemble(chunks)
+    [call] = reply.tool_calls
+    assert call.function.name == "get_weather"
+    assert isinstance(json.loads(call.function.arguments)["city"], str)
+
+
+def test_with_tools_offered_a_plain_answer_is_free_text(local: LlamaCppTransport) -> None:
+    # llama-cpp-python's own handler answers "functions.get_weather:" here.
+    for reply in (
+        local.complete(request("Say hello to Bob.", {}, (WEATHER,))),
+        assemble(list(local.stream(request("Say hello to Bob.", {}, (WEATHER,), stream=True)))),
+    ):
+        assert reply.finish_reason == "stop"
+        assert not reply.tool_calls
+        assert reply.text.strip()
+        assert "functions." not in reply.text
+
+
+def test_json_schema_output_is_constrained(local: LlamaCppTransport) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": schema}}
+    reply = local.complete(
+        request("Give a person named Ada aged 36.", {"response_format": fmt, "max_tokens": 64})
+    )
+    data = json.loads(reply.text)
+    assert isinstance(data["name"], str)
+    assert isinstance(data["age"], int)
+
+
+async def test_async_reply_and_stream(local: LlamaCppTransport) -> None:
+    reply = await local.acomplete(request("Say yes."))
+    assert reply.text.strip()
+    chunks = [c async for c in local.astream(request("Say yes.", stream=True))]
+    assert assemble(chunks).text == reply.text
+
+
+def test_resolved_through_the_plugin_system() -> None:
+    from convo import models
+
+    assert "llamacpp" in [p.name for p in __import__("convo.plugins").plugins.plugins()]
+    assert models.resolve("local") == "qwen2.5-coder-0.5b"
+    assert isinstance(models.get_transport("local"), LlamaCppTransport)
+    assert isinstance(models.get_transport("gguf:/x.gguf"), LlamaCppTransport)
+    assert sys.modules["convo_llamacpp"].LOCAL_MODEL == "qwen2.5-coder-0.5b"
