@@ -1,0 +1,115 @@
+"""What a store speaks in: conversation headers, turn metadata, loaded conversations.
+
+These are plain frozen values; no database row ever leaves the store package.
+
+>>> h = ConversationHeader(id="c1", model="gpt-4o-mini", system="Be terse.")
+>>> h.title is None, h.variables
+(True, {})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from convo.messages import Message
+from convo.reply import Usage
+
+__all__ = [
+    "ConversationHeader",
+    "ConversationSummary",
+    "Store",
+    "StoredConversation",
+    "TurnMeta",
+]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConversationHeader(_Value):
+    """Everything about a conversation except its messages.
+
+    ``forked_from`` is the id the conversation was forked from (it may since have been
+    deleted); the store sets ``created_at``/``updated_at``.
+    """
+
+    id: str
+    model: str | None = None
+    system: str | None = None
+    template_name: str | None = None
+    template_hash: str | None = None
+    template_source: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    title: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    forked_from: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class TurnMeta(_Value):
+    """What one turn cost and how it was made.
+
+    >>> TurnMeta(usage=Usage(total_tokens=7), model="m").usage.total_tokens
+    7
+    """
+
+    usage: Usage | None = None
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    finish_reason: str | None = None
+    latency_ms: float | None = None
+    template_name: str | None = None
+    template_hash: str | None = None
+
+
+class StoredConversation(_Value):
+    """A loaded conversation: header, history (no system prompt), version.
+
+    ``truncated`` is True when only a tail of the history was loaded.
+    """
+
+    header: ConversationHeader
+    messages: list[Message]
+    version: int
+    truncated: bool = False
+
+
+class ConversationSummary(_Value):
+    """One line of :meth:`Store.list`: enough to show and pick a conversation."""
+
+    id: str
+    title: str | None
+    model: str | None
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    preview: str
+
+
+class Store(Protocol):
+    """What a conversation needs from storage (sync flavour; the async twin awaits each)."""
+
+    def append_turn(
+        self,
+        conversation_id: str,
+        expected_version: int,
+        messages: Sequence[Message],
+        meta: TurnMeta,
+        *,
+        create: ConversationHeader | None = None,
+    ) -> int: ...
+
+    def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation: ...
+
+    def header(self, conversation_id: str) -> ConversationHeader: ...
+
+    def fork(self, conversation_id: str, *, at: int, new_id: str | None = None) -> str: ...
+
+    def delete(self, conversation_id: str) -> None: ...

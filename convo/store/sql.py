@@ -1,0 +1,511 @@
+"""SQLStore: conversations in SQLite, PostgreSQL or MariaDB through SQLAlchemy.
+
+>>> import tempfile, os
+>>> from convo.messages import Message
+>>> from convo.store.base import ConversationHeader, TurnMeta
+>>> path = os.path.join(tempfile.mkdtemp(), "doc.db")
+>>> with SQLStore(f"sqlite:///{path}") as store:
+...     v = store.append_turn("c1", 0, [Message.user("Hi"), Message.assistant("Hello")],
+...                           TurnMeta(), create=ConversationHeader(id="c1"))
+...     [m.text for m in store.load("c1").messages], v
+(['Hi', 'Hello'], 1)
+
+The design (segments, tombstones, versions) is in docs/store.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from convo.errors import (
+    ConversationNotFoundError,
+    InputError,
+    StoreError,
+    VersionConflictError,
+)
+from convo.messages import Message
+from convo.reply import Usage
+from convo.store import _codec as codec
+from convo.store import _rows as ops
+from convo.store import _transfer
+from convo.store._engine import WRITE, default_url, make_engine, retrying
+from convo.store._migrate import upgrade
+from convo.store._rows import (
+    CONVERSATIONS,
+    MD,
+    METADATA,
+    SEGMENTS,
+    TR,
+    TURNS,
+    C,
+    M,
+    S,
+)
+from convo.store._types import ID_LENGTH
+from convo.store.base import (
+    ConversationHeader,
+    ConversationSummary,
+    StoredConversation,
+    TurnMeta,
+)
+
+__all__ = ["SQLStore"]
+
+T = TypeVar("T")
+
+
+def _check_id(conversation_id: str) -> None:
+    if not isinstance(conversation_id, str) or not 0 < len(conversation_id) <= ID_LENGTH:
+        raise InputError(f"a conversation id is a string of 1 to {ID_LENGTH} characters")
+
+
+class SQLStore:
+    """A store on any SQLAlchemy URL: ``sqlite:///path``, ``postgresql://...``,
+    ``mariadb://...``. With no URL: ``CONVO_DB``, else ``convo.db`` in the user's data
+    directory. The schema is created or upgraded on first use.
+
+    Thread-safe: every method runs in its own transaction on a pooled connection.
+    """
+
+    def __init__(self, url: str | None = None, *, busy_timeout: float = 5.0, echo: bool = False):
+        self._engine = make_engine(url or default_url(), busy_timeout=busy_timeout, echo=echo)
+        self._writer = self._engine.execution_options(**{WRITE: True})
+        self._backend = self._engine.dialect.name
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- transactions ------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if not self._ready:
+                retrying(lambda: upgrade(self._engine), "migrating the schema")
+                self._ready = True
+
+    def _run(self, fn: Callable[[Connection], T], what: str, *, write: bool) -> T:
+        self._ensure_schema()
+        engine = self._writer if write else self._engine
+
+        def transaction() -> T:
+            with engine.begin() as conn:
+                return fn(conn)
+
+        return retrying(transaction, what)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def append_turn(
+        self,
+        conversation_id: str,
+        expected_version: int,
+        messages: Sequence[Message],
+        meta: TurnMeta,
+        *,
+        create: ConversationHeader | None = None,
+    ) -> int:
+        """Commit one turn's messages in one transaction; returns the new version.
+
+        With ``create`` and ``expected_version == 0`` the conversation is created in the
+        same transaction. Raises :class:`VersionConflictError` when another writer
+        appended first (reload and retry).
+        """
+        _check_id(conversation_id)
+        batch = list(messages)
+        if not batch:
+            raise InputError("a turn needs at least one message")
+        if create is not None and create.id != conversation_id:
+            raise InputError(f"create.id {create.id!r} is not {conversation_id!r}")
+        if self._backend == "postgresql":
+            codec.check_no_nul(batch, create)
+        creating = create is not None and expected_version == 0
+
+        def write(s: Connection) -> int:
+            now = ops.now()
+            if creating:
+                assert create is not None
+                if ops.exists(s, conversation_id):
+                    raise ops.conflict(s, conversation_id, expected_version)
+                ops.insert_conversation(s, create, now, version=1)
+                count, head, preview, version = 0, None, None, 1
+            else:
+                bumped = s.execute(
+                    ops.BUMP, {"cid": conversation_id, "expected": expected_version, "now": now}
+                )
+                if bumped.rowcount == 0:
+                    raise ops.conflict(s, conversation_id, expected_version)
+                count, head, preview = s.execute(ops.TIP, {"cid": conversation_id}).one()
+                version = expected_version + 1
+            head = ops.insert_messages(s, conversation_id, batch, count, head, now)
+            s.execute(
+                ops.INSERT_TURN,
+                {
+                    "conversation_id": conversation_id,
+                    "version": version,
+                    "first_seq": count,
+                    "n_messages": len(batch),
+                    "created_at": now,
+                    **codec.turn_columns(meta),
+                },
+            )
+            tip = {"cid": conversation_id, "count": count + len(batch), "head": head}
+            s.execute(
+                ops.ADVANCE,
+                {**tip, "preview": ops.preview(batch) if preview is None else preview},
+            )
+            return version
+
+        try:
+            return self._run(write, "appending a turn", write=True)
+        except StoreError as exc:
+            if creating and isinstance(exc.__cause__, IntegrityError):
+                # Two creators raced; the database's primary key picked the winner.
+                raise VersionConflictError(
+                    f"conversation {conversation_id!r} was created by another writer",
+                    expected=0,
+                    actual=None,
+                ) from None
+            raise
+
+    def set_title(self, conversation_id: str, title: str | None) -> None:
+        """Rename a conversation (its version and ``updated_at`` do not change)."""
+        self.update_header(conversation_id, title=title)
+
+    def update_header(self, conversation_id: str, **fields: Any) -> ConversationHeader:
+        """Change header fields (model, system, template_*, variables, params, title,
+        metadata); returns the new header. The history and version do not change.
+        """
+        unknown = set(fields) - ops.HEADER_FIELDS
+        if unknown:
+            raise InputError(f"not header fields: {', '.join(sorted(unknown))}")
+
+        def write(s: Connection) -> ConversationHeader:
+            row = ops.row(s, conversation_id, lock=True)
+            new = codec.header_from_row(row).model_copy(update=fields)
+            new = ConversationHeader.model_validate(new.model_dump())
+            if self._backend == "postgresql":
+                codec.check_no_nul((), new)
+            s.execute(
+                update(CONVERSATIONS)
+                .where(C.id == conversation_id)
+                .values(
+                    model=new.model,
+                    system=new.system,
+                    title=new.title,
+                    template_name=new.template_name,
+                    template_hash=new.template_hash,
+                    template_source=new.template_source,
+                    variables=codec.dumps(new.variables),
+                    params=codec.dumps(codec.scrub(new.params)),
+                    metadata_json=codec.dumps(new.metadata),
+                )
+            )
+            if "metadata" in fields:
+                s.execute(delete(METADATA).where(MD.conversation_id == conversation_id))
+                ops.insert_metadata(s, conversation_id, new.metadata)
+            return new
+
+        return self._run(write, "updating a header", write=True)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def header(self, conversation_id: str) -> ConversationHeader:
+        """The conversation's header, without its messages."""
+        return self._run(
+            lambda s: codec.header_from_row(ops.row(s, conversation_id)),
+            "reading a header",
+            write=False,
+        )
+
+    def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation:
+        """The header and history (in ``seq`` order); ``tail=N`` loads only the last N.
+
+        A tail never starts with a ``tool`` message whose call was cut off: those are
+        dropped, so the tail may hold fewer than N messages.
+        """
+        if tail is not None and tail < 0:
+            raise InputError("tail must be >= 0")
+
+        def read(s: Connection) -> StoredConversation:
+            row = ops.row(s, conversation_id)
+            start = 0 if tail is None else max(0, row.message_count - tail)
+            messages = ops.messages(s, conversation_id, start, row.message_count)
+            if start > 0:
+                while messages and messages[0].role == "tool":
+                    messages.pop(0)
+            return StoredConversation(
+                header=codec.header_from_row(row),
+                messages=messages,
+                version=row.version,
+                truncated=start > 0,
+            )
+
+        return self._run(read, "loading a conversation", write=False)
+
+    def turns(self, conversation_id: str) -> list[TurnMeta]:
+        """The metadata of the conversation's own turns, oldest first."""
+
+        def read(s: Connection) -> list[TurnMeta]:
+            ops.row(s, conversation_id)
+            rows = s.execute(
+                select(TURNS).where(TR.conversation_id == conversation_id).order_by(TR.version)
+            )
+            return [codec.turn_from_row(r) for r in rows]
+
+        return self._run(read, "reading turns", write=False)
+
+    def totals(self, conversation_id: str) -> Usage:
+        """The summed usage of the conversation's own turns, in one query."""
+        query = (
+            select(
+                func.coalesce(func.sum(TR.prompt_tokens), 0),
+                func.coalesce(func.sum(TR.completion_tokens), 0),
+                func.coalesce(func.sum(TR.total_tokens), 0),
+            )
+            .select_from(C)
+            .outerjoin(TR, TR.conversation_id == C.id)
+            .where(C.id == conversation_id, ~C.deleted)
+            .group_by(C.id)
+        )
+
+        def read(s: Connection) -> Usage:
+            row = s.execute(query).first()
+            if row is None:
+                raise ConversationNotFoundError(conversation_id)
+            return Usage(
+                prompt_tokens=int(row[0]), completion_tokens=int(row[1]), total_tokens=int(row[2])
+            )
+
+        return self._run(read, "summing usage", write=False)
+
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        title: str | None = None,
+        text: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[ConversationSummary]:
+        """Conversations, most recently updated first; filters combine with AND.
+
+        ``title`` and ``text`` match a substring (case-insensitive; ``text`` in any
+        message, inherited ones included); ``metadata`` matches keys with equal values.
+        """
+        if limit < 0 or offset < 0:
+            raise InputError("limit and offset must be >= 0")
+        query = select(
+            C.id, C.title, C.model, C.created_at, C.updated_at, C.message_count, C.preview
+        ).where(~C.deleted)
+        if title:
+            query = query.where(C.title.icontains(title, autoescape=True))
+        for key, value in (metadata or {}).items():
+            query = query.where(
+                exists().where(
+                    MD.conversation_id == C.id, MD.key == key, MD.value == codec.canonical(value)
+                )
+            )
+        if text:
+            in_path = and_(
+                M.conversation_id == S.source_id, M.seq >= S.lo, or_(S.hi.is_(None), M.seq < S.hi)
+            )
+            query = query.where(
+                exists(select(M.id).join(S, in_path)).where(
+                    S.conversation_id == C.id, M.text.icontains(text, autoescape=True)
+                )
+            )
+        query = query.order_by(C.updated_at.desc(), C.id.desc()).limit(limit).offset(offset)
+
+        def read(s: Connection) -> list[ConversationSummary]:
+            return [
+                ConversationSummary(
+                    id=r.id,
+                    title=r.title,
+                    model=r.model,
+                    created_at=codec.utc(r.created_at),
+                    updated_at=codec.utc(r.updated_at),
+                    message_count=r.message_count,
+                    preview=r.preview or "",
+                )
+                for r in s.execute(query)
+            ]
+
+        return self._run(read, "listing conversations", write=False)
+
+    def latest(self) -> str | None:
+        """The id of the most recently updated conversation, if any."""
+        query = select(C.id).where(~C.deleted).order_by(C.updated_at.desc(), C.id.desc())
+        return self._run(
+            lambda s: s.execute(query.limit(1)).scalar_one_or_none(),
+            "finding the latest conversation",
+            write=False,
+        )
+
+    # -- forks and deletion --------------------------------------------------------------
+
+    def fork(self, conversation_id: str, *, at: int, new_id: str | None = None) -> str:
+        """A new conversation whose history is messages ``[0, at)`` of this one, shared
+        (not copied). Returns its id; its header is a copy with ``forked_from`` set.
+        """
+        fork_id = new_id or uuid.uuid4().hex
+        _check_id(fork_id)
+
+        def write(s: Connection) -> str:
+            row = ops.row(s, conversation_id, lock=True)
+            if not 0 <= at <= row.message_count:
+                raise InputError(f"fork point {at} is outside [0, {row.message_count}]")
+            if ops.exists(s, fork_id):
+                raise VersionConflictError(f"conversation {fork_id!r} already exists", expected=0)
+            now = ops.now()
+            segments = s.execute(
+                select(S.source_id, S.lo, S.hi).where(S.conversation_id == conversation_id)
+            ).all()
+            head = None
+            if at > 0:
+                source = next(
+                    src for src, lo, hi in segments if lo < at and (hi is None or at <= hi)
+                )
+                head = s.execute(
+                    select(M.id).where(M.conversation_id == source, M.seq == at - 1)
+                ).scalar_one()
+            header = codec.header_from_row(row).model_copy(
+                update={
+                    "id": fork_id,
+                    "forked_from": conversation_id,
+                    "created_at": None,
+                    "updated_at": None,
+                }
+            )
+            ops.insert_conversation(
+                s,
+                header,
+                now,
+                version=1,
+                count=at,
+                head=head,
+                preview=row.preview if at > 0 else None,
+            )
+            for source, lo, hi in segments:
+                hi = at if hi is None else min(hi, at)
+                if lo < hi:
+                    s.execute(
+                        insert(SEGMENTS).values(
+                            conversation_id=fork_id, source_id=source, lo=lo, hi=hi
+                        )
+                    )
+            return fork_id
+
+        return self._run(write, "forking a conversation", write=True)
+
+    def delete(self, conversation_id: str) -> None:
+        """Delete a conversation. Forks that share its messages keep working: rows they
+        inherit stay (the conversation becomes an invisible tombstone) until the last such
+        fork is deleted too.
+        """
+
+        def write(s: Connection) -> None:
+            ops.row(s, conversation_id, lock=True)
+            sources = (
+                s.execute(select(S.source_id).where(S.conversation_id == conversation_id))
+                .scalars()
+                .all()
+            )
+            for table in (SEGMENTS, TURNS, METADATA):
+                s.execute(delete(table).where(table.c.conversation_id == conversation_id))
+            s.execute(update(CONVERSATIONS).where(C.id == conversation_id).values(deleted=True))
+            for source in sources:
+                ops.collect(s, source)
+
+        self._run(write, "deleting a conversation", write=True)
+
+    def export(self, conversation_id: str) -> dict[str, Any]:
+        """One conversation as JSON-able data: header, messages (API shape), turns."""
+
+        def read(s: Connection) -> dict[str, Any]:
+            row = ops.row(s, conversation_id)
+            messages = ops.messages(s, conversation_id, 0, row.message_count)
+            turns = s.execute(
+                select(TURNS).where(TR.conversation_id == conversation_id).order_by(TR.version)
+            )
+            return _transfer.export_data(
+                codec.header_from_row(row),
+                row.version,
+                messages,
+                [(t.version, t.first_seq, t.n_messages, codec.turn_from_row(t)) for t in turns],
+            )
+
+        return self._run(read, "exporting a conversation", write=False)
+
+    def import_(self, data: Mapping[str, Any], *, new_id: bool = False) -> str:
+        """Store an exported conversation; returns its id (a fresh one if ``new_id``)."""
+        plan = _transfer.parse(data)
+        header = plan.header
+        if new_id:
+            header = header.model_copy(update={"id": uuid.uuid4().hex})
+        _check_id(header.id)
+        if self._backend == "postgresql":
+            codec.check_no_nul(plan.messages, header)
+
+        def write(s: Connection) -> str:
+            if ops.exists(s, header.id):
+                raise VersionConflictError(f"conversation {header.id!r} already exists", expected=0)
+            now = ops.now()
+            ops.insert_conversation(s, header, now, version=plan.version)
+            head = ops.insert_messages(s, header.id, plan.messages, 0, None, now)
+            if plan.turns:
+                turns = [
+                    dict(
+                        conversation_id=header.id,
+                        version=version,
+                        first_seq=first,
+                        n_messages=n,
+                        created_at=now,
+                        **codec.turn_columns(meta),
+                    )
+                    for version, first, n, meta in plan.turns
+                ]
+                s.execute(insert(TURNS), turns)
+            s.execute(
+                update(CONVERSATIONS)
+                .where(C.id == header.id)
+                .values(
+                    message_count=len(plan.messages),
+                    head_id=head,
+                    preview=ops.preview(plan.messages),
+                )
+            )
+            return header.id
+
+        return self._run(write, "importing a conversation", write=True)
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

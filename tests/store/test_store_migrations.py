@@ -1,0 +1,66 @@
+"""The schema: created from an empty database, upgraded from the previous revision."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from convo.messages import Message
+from convo.store import _migrate
+from convo.store._engine import make_engine
+from convo.store.base import TurnMeta
+from convo.store.models import Base
+from convo.store.sql import SQLStore
+
+
+def test_from_empty_the_schema_matches_the_models(db_url: str) -> None:
+    with SQLStore(db_url) as store:
+        assert store.latest() is None
+        engine = store._engine
+        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0002"
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"version_table": "convo_alembic_version"}
+            )
+            diff = compare_metadata(context, Base.metadata)
+        assert diff == []
+
+
+def test_upgrade_from_the_previous_schema_keeps_the_data(db_url: str) -> None:
+    engine = make_engine(db_url, busy_timeout=5, echo=False)
+    _migrate.upgrade(engine, "0001")
+    assert _migrate.current_revision(engine) == "0001"
+    now = "2024-01-02 03:04:05"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO convo_conversations (id, variables, params, metadata_json, version,"
+                " message_count, deleted, created_at, updated_at, title)"
+                " VALUES ('old', '{}', '{}', '{}', 1, 2, :f, :now, :now, 'from 0001')"
+            ),
+            {"now": now, "f": False},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO convo_segments (conversation_id, source_id, lo, hi)"
+                " VALUES ('old', 'old', 0, NULL)"
+            )
+        )
+        for seq, role, body in [(0, "user", "old question ✓"), (1, "assistant", "old answer")]:
+            conn.execute(
+                text(
+                    "INSERT INTO convo_messages (conversation_id, seq, role, text, created_at)"
+                    " VALUES ('old', :s, :r, :t, :now)"
+                ),
+                {"s": seq, "r": role, "t": body, "now": now},
+            )
+    engine.dispose()
+
+    with SQLStore(db_url) as store:
+        assert [m.text for m in store.load("old").messages] == ["old question ✓", "old answer"]
+        assert _migrate.current_revision(store._engine) == "0002"
+        [summary] = store.list()
+        assert summary.preview == "old question ✓"  # backfilled by 0002
+        assert store.append_turn("old", 1, [Message.user("new")], TurnMeta()) == 2
+        assert store.load("old", tail=1).messages[0].text == "new"
