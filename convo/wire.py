@@ -38,7 +38,8 @@ def message_to_wire(message: Message) -> dict[str, Any]:
     # Read the private cache through the dict: pydantic's attribute path for private
     # attributes costs ~2 us a read, most of the time it takes to build a request.
     private = message.__pydantic_private__
-    assert private is not None
+    if private is None:
+        private = message._cache()
     cached: dict[str, Any] | None = private["_wire"]
     if cached is not None:
         return cached
