@@ -4,19 +4,82 @@
 >>> conv = Conversation("You are terse.", model="gpt-4o-mini", transport=ScriptedTransport("Hi."))
 >>> conv.send("Hello").text
 'Hi.'
+
+Everything public is importable from here; names whose modules pull in a heavy
+dependency (httpx2, SQLAlchemy, Jinja) are imported on first use, so that
+``import convo`` stays cheap for command-line tools.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from convo.errors import *  # noqa: F403 - the error tree is part of the public face
 from convo.errors import __all__ as _errors
-from convo.messages import FunctionCall, ImagePart, Message, TextPart, ToolCall
-from convo.reply import Choice, Reply, Usage
-from convo.request import Request
-from convo.transports.base import Transport
-from convo.transports.testing import FunctionTransport, ScriptedTransport
+from convo.messages import (
+    FunctionCall as FunctionCall,
+    ImagePart as ImagePart,
+    Message as Message,
+    TextPart as TextPart,
+    ToolCall as ToolCall,
+)
+from convo.reply import Choice as Choice, Reply as Reply, Usage as Usage
+from convo.request import Request as Request
+from convo.transports.base import Transport as Transport
+from convo.transports.testing import (
+    FunctionTransport as FunctionTransport,
+    ScriptedTransport as ScriptedTransport,
+)
+
+if TYPE_CHECKING:
+    from convo.budget import (
+        KeepNewest as KeepNewest,
+        Strategy as Strategy,
+        Summarize as Summarize,
+        context_window as context_window,
+    )
+    from convo.conversation import (
+        AsyncConversation as AsyncConversation,
+        Conversation as Conversation,
+    )
+    from convo.store import AsyncSQLStore as AsyncSQLStore, SQLStore as SQLStore
+    from convo.stream import AsyncStream as AsyncStream, Stream as Stream
+    from convo.templates import (
+        Template as Template,
+        TemplateLibrary as TemplateLibrary,
+        TemplateRegistry as TemplateRegistry,
+    )
+    from convo.tokens import TokenCounter as TokenCounter, count_tokens as count_tokens
+    from convo.tools import Tool as Tool, ToolRegistry as ToolRegistry, tool as tool
+    from convo.transports.openai import OpenAITransport as OpenAITransport
+
+_LAZY = {
+    "AsyncConversation": "convo.conversation",
+    "AsyncSQLStore": "convo.store",
+    "AsyncStream": "convo.stream",
+    "Conversation": "convo.conversation",
+    "KeepNewest": "convo.budget",
+    "OpenAITransport": "convo.transports.openai",
+    "SQLStore": "convo.store",
+    "Strategy": "convo.budget",
+    "Stream": "convo.stream",
+    "Summarize": "convo.budget",
+    "Template": "convo.templates",
+    "TemplateLibrary": "convo.templates",
+    "TemplateRegistry": "convo.templates",
+    "TokenCounter": "convo.tokens",
+    "Tool": "convo.tools",
+    "ToolRegistry": "convo.tools",
+    "context_window": "convo.budget",
+    "count_tokens": "convo.tokens",
+    "tool": "convo.tools",
+}
 
 __all__ = sorted(
     [
         *_errors,
+        *_LAZY,
         "Choice",
         "FunctionCall",
         "FunctionTransport",
@@ -31,3 +94,16 @@ __all__ = sorted(
         "Usage",
     ]
 )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'convo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -47,12 +47,25 @@ def _store(db: str | None) -> convo.SQLStore:
 def _conversation_options(fn: F) -> F:
     options = [
         click.option("-m", "--model", help="Model name or alias (see `convo models`)."),
-        click.option("-c", "--continue", "continue_", is_flag=True, help="Continue the latest conversation."),
+        click.option(
+            "-c", "--continue", "continue_", is_flag=True, help="Continue the latest conversation."
+        ),
         click.option("--cid", help="Continue the conversation with this id."),
         click.option("-s", "--system", help="System prompt."),
-        click.option("-t", "--template", help="Template name or .prompty/.jinja file for the system prompt."),
-        click.option("-v", "--var", "variables", multiple=True, metavar="KEY=VALUE", help="Template variable."),
-        click.option("-T", "--tool", "tool_names", multiple=True, help="Enable a plugin tool (repeatable)."),
+        click.option(
+            "-t", "--template", help="Template name or .prompty/.jinja file for the system prompt."
+        ),
+        click.option(
+            "-v",
+            "--var",
+            "variables",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Template variable.",
+        ),
+        click.option(
+            "-T", "--tool", "tool_names", multiple=True, help="Enable a plugin tool (repeatable)."
+        ),
         click.option("-u", "--usage", is_flag=True, help="Show token usage after each reply."),
         click.option("--db", envvar="CONVO_DB", help="SQLAlchemy URL of the store."),
         click.option("-n", "--no-save", is_flag=True, help="Do not save this conversation."),
@@ -93,7 +106,13 @@ def _open(
 ) -> convo.Conversation:
     store = None if no_save else _store(db)
     registry = plugins.tools()
-    tools = [registry.get_or_raise(name) for name in tool_names]
+    tools = []
+    for name in tool_names:
+        found = registry.get(name)
+        if found is None:
+            known = ", ".join(registry.names()) or "none"
+            raise convo.ToolNotFoundError(f"no plugin tool named {name!r} (installed: {known})")
+        tools.append(found)
     if continue_ or cid:
         if store is None:
             raise convo.InputError("--no-save cannot continue a saved conversation")
@@ -145,7 +164,10 @@ def chat(usage: bool, **options: Any) -> None:
     """Chat interactively; type 'exit' or Ctrl-D to stop."""
     with _errors():
         conv = _open(**options)
-        click.echo(f"Chatting with {conv.model} (conversation {conv.id}). Ctrl-D or 'exit' quits.", err=True)
+        click.echo(
+            f"Chatting with {conv.model} (conversation {conv.id}). Ctrl-D or 'exit' quits.",
+            err=True,
+        )
         while True:
             try:
                 text = click.prompt("", prompt_suffix="> ", default="", show_default=False)
@@ -180,7 +202,8 @@ def ls(limit: int, query: str | None, db: str | None) -> None:
     with _errors():
         for c in _store(db).list(limit=limit, text=query):
             when = c.updated_at.strftime("%Y-%m-%d %H:%M") if c.updated_at else ""
-            click.echo(f"{c.id}  {when}  {c.model or '-':<24} {c.message_count:>4} msgs  {c.preview[:60]!r}")
+            model = c.model or "-"
+            click.echo(f"{c.id}  {when}  {model:<24} {c.message_count:>4} msgs  {c.preview[:60]!r}")
 
 
 @cli.command()

@@ -175,7 +175,9 @@ class _Base:
         own = {k: params[k] for k in _OWN.intersection(params)}
         merged = check_params({**self.params, **{k: v for k, v in params.items() if k not in own}})
         spec: OutputSpec | None = output_spec(own.get("response_format"))
-        mode = self.output_mode or getattr(self.transport, "structured_output", "json_schema")
+        mode: Literal["json_schema", "json_object", "tools"] = self.output_mode or getattr(
+            self.transport, "structured_output", "json_schema"
+        )
         tools = self.tools if "tools" not in own else as_registry(own["tools"])
         window = self.context_window or context_window(self.model)
         return TurnContext(
@@ -184,7 +186,9 @@ class _Base:
             pinned=self._pinned,
             history=self._history,
             counter=counter_for(self.model, self.encoding),
-            budget=budget_for(self.model, merged, context_window=window, reserve_tokens=self.reserve_tokens),
+            budget=budget_for(
+                self.model, merged, context_window=window, reserve_tokens=self.reserve_tokens
+            ),
             stream=stream,
             tools=tools or None,
             max_tool_rounds=self.max_tool_rounds,
@@ -287,7 +291,8 @@ class _Base:
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self.id!r}, model={self.model!r}, messages={len(self._history)})"
+        name = type(self).__name__
+        return f"{name}(id={self.id!r}, model={self.model!r}, messages={len(self._history)})"
 
 
 def _default_model() -> str:
@@ -421,11 +426,15 @@ class Conversation(_Base):
         """
         if self.store is not None and self._version > 0:
             new_id = self.store.fork(self.id, at=len(self._history) if at is None else at)
-            return type(self).load(new_id, store=self.store, transport=self._transport, tools=self.tools)
+            return type(self).load(
+                new_id, store=self.store, transport=self._transport, tools=self.tools
+            )
         return type(self)(**self._fork_local(at))
 
     @classmethod
-    def load(cls, id: str, *, store: Any, transport: Transport | None = None, **overrides: Any) -> Self:
+    def load(
+        cls, id: str, *, store: Any, transport: Transport | None = None, **overrides: Any
+    ) -> Self:
         """Restore a stored conversation (system, template, parameters, history)."""
         stored = store.load(id)
         conv = cls(**_load_kwargs(stored, {"transport": transport, "store": store, **overrides}))
@@ -528,14 +537,16 @@ class AsyncConversation(_Base):
     async def _commit(self, result: TurnResult, ctx: TurnContext, started: float) -> None:
         version = self._version + 1
         if self.store is not None:
-            args = (self.id, self._version, [*self._unsaved, *result.messages])
+            messages = [*self._unsaved, *result.messages]
             meta = self._meta(result, ctx, started)
             create = self._header() if self._version == 0 else None
             append = self.store.append_turn
             if inspect.iscoroutinefunction(append):
-                version = await append(*args, meta, create=create)
+                version = await append(self.id, self._version, messages, meta, create=create)
             else:  # a sync store serves too, off the event loop
-                version = await asyncio.to_thread(append, *args, meta, create=create)
+                version = await asyncio.to_thread(
+                    append, self.id, self._version, messages, meta, create=create
+                )
         self._apply(result, version)
 
     async def fork(self, at: int | None = None) -> AsyncConversation:
@@ -543,7 +554,9 @@ class AsyncConversation(_Base):
         if self.store is not None and self._version > 0:
             cut = len(self._history) if at is None else at
             new_id = await _maybe_await(self.store.fork(self.id, at=cut))
-            return await type(self).load(new_id, store=self.store, transport=self._transport, tools=self.tools)
+            return await type(self).load(
+                new_id, store=self.store, transport=self._transport, tools=self.tools
+            )
         return type(self)(**self._fork_local(at))
 
     @classmethod
@@ -571,4 +584,3 @@ class AsyncConversation(_Base):
 async def _maybe_await(value: Any) -> Any:
     # AsyncConversation accepts a sync store too; its calls have already run.
     return await value if inspect.isawaitable(value) else value
-

@@ -135,7 +135,12 @@ class Message(_Value):
             raise MessageError(f"a {role} message cannot have tool_calls", field="tool_calls")
         if self.content is None and role != "assistant":
             raise MessageError(f"a {role} message needs content", field="content")
-        if role == "assistant" and self.content is None and not self.tool_calls and not self.refusal:
+        if (
+            role == "assistant"
+            and self.content is None
+            and not self.tool_calls
+            and not self.refusal
+        ):
             raise MessageError(
                 "an assistant message needs content, tool_calls or a refusal", field="content"
             )
@@ -228,10 +233,10 @@ def to_messages(items: Iterable[MessageLike], *, start: int = 0) -> list[Message
 
     >>> to_messages([{"role": "user", "content": "hi"}])[0].text
     'hi'
-    >>> to_messages([{"role": "bot", "content": "hi"}])
+    >>> to_messages([{"role": "bot", "content": "hi"}])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    convo.errors.MessageError: message 0, field 'role': 'bot' is not a role (system, developer, user, assistant, tool)
+    convo.errors.MessageError: message 0, field 'role': 'bot' is not a role (system, ...)
     """
     out: list[Message] = []
     for i, item in enumerate(items, start):
@@ -239,9 +244,7 @@ def to_messages(items: Iterable[MessageLike], *, start: int = 0) -> list[Message
             out.append(item)
             continue
         if not isinstance(item, Mapping):
-            raise MessageError(
-                f"expected a Message or a dict, got {type(item).__name__}", index=i
-            )
+            raise MessageError(f"expected a Message or a dict, got {type(item).__name__}", index=i)
         try:
             out.append(Message.model_validate(item))
         except MessageError as exc:
@@ -256,7 +259,9 @@ def _bare(exc: MessageError) -> str:
     return text.split(": ", 1)[1] if exc.field and ": " in text else text
 
 
-def _from_pydantic(exc: pydantic.ValidationError, index: int, item: Mapping[str, Any]) -> MessageError:
+def _from_pydantic(
+    exc: pydantic.ValidationError, index: int, item: Mapping[str, Any]
+) -> MessageError:
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err["loc"]]
     # The content union reports each branch; name the field once.
@@ -269,5 +274,7 @@ def _from_pydantic(exc: pydantic.ValidationError, index: int, item: Mapping[str,
     if isinstance(ctx.get("error"), MessageError):
         inner: MessageError = ctx["error"]
         return MessageError(_bare(inner), index=index, field=inner.field)
-    path = ".".join(p for p in loc if not p.startswith(("str", "tuple", "function-", "text", "image")))
+    path = ".".join(
+        p for p in loc if not p.startswith(("str", "tuple", "function-", "text", "image"))
+    )
     return MessageError(err["msg"], index=index, field=path or field)

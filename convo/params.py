@@ -42,16 +42,23 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             raise ParameterError(f"{key} must be a number, got {value!r}", param=key)
         if not lo <= value <= hi:
-            raise ParameterError(f"{key} must be between {lo:g} and {hi:g}, got {value!r}", param=key)
+            raise ParameterError(
+                f"{key} must be between {lo:g} and {hi:g}, got {value!r}", param=key
+            )
     for key in _POSITIVE_INTS:
         value = out.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise ParameterError(f"{key} must be an integer >= 1, got {value!r}", param=key)
     stop = out.get("stop")
     if stop is not None and not (
-        isinstance(stop, str) or (isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop))
+        isinstance(stop, str)
+        or (isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop))
     ):
-        raise ParameterError(f"stop must be a string or a list of strings, got {stop!r}", param="stop")
+        raise ParameterError(
+            f"stop must be a string or a list of strings, got {stop!r}", param="stop"
+        )
     user = out.get("user")
     if user is not None and not isinstance(user, str):
         raise ParameterError(f"user must be a string, got {user!r}", param="user")

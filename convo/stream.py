@@ -25,7 +25,15 @@ from typing import Any, Generic, Self, TypeVar
 from convo.messages import Message, ToolCall
 from convo.reply import Reply
 
-__all__ = ["AsyncStream", "Event", "PartialOutput", "Stream", "TextDelta", "ToolCallEvent", "ToolResultEvent"]
+__all__ = [
+    "AsyncStream",
+    "Event",
+    "PartialOutput",
+    "Stream",
+    "TextDelta",
+    "ToolCallEvent",
+    "ToolResultEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)

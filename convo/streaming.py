@@ -137,7 +137,10 @@ class StreamAssembler:
                         f"streamed tool call {i} has no id or name", snippet=snippet(call)
                     )
                 calls.append(
-                    {"id": call.id, "function": {"name": call.name, "arguments": "".join(call.arguments)}}
+                    {
+                        "id": call.id,
+                        "function": {"name": call.name, "arguments": "".join(call.arguments)},
+                    }
                 )
             message = message_from_wire(
                 {
@@ -164,24 +167,68 @@ def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
     ``pieces`` > 0 splits each text into about that many deltas; 0 splits by words.
     """
     out: list[dict[str, Any]] = []
-    head = {"id": reply.id or "chatcmpl-convo", "object": "chat.completion.chunk",
-            "model": reply.model or "convo", "created": reply.created or 0}
+    head = {
+        "id": reply.id or "chatcmpl-convo",
+        "object": "chat.completion.chunk",
+        "model": reply.model or "convo",
+        "created": reply.created or 0,
+    }
     for choice in reply.choices:
         m = choice.message
         out.append({**head, "choices": [{"index": choice.index, "delta": {"role": "assistant"}}]})
         for piece in _split(m.text, pieces):
             out.append({**head, "choices": [{"index": choice.index, "delta": {"content": piece}}]})
         if m.refusal:
-            out.append({**head, "choices": [{"index": choice.index, "delta": {"refusal": m.refusal}}]})
+            out.append(
+                {**head, "choices": [{"index": choice.index, "delta": {"refusal": m.refusal}}]}
+            )
         for i, call in enumerate(m.tool_calls or ()):
-            out.append({**head, "choices": [{"index": choice.index, "delta": {"tool_calls": [
-                {"index": i, "id": call.id, "type": "function",
-                 "function": {"name": call.function.name, "arguments": ""}}]}}]})
+            out.append(
+                {
+                    **head,
+                    "choices": [
+                        {
+                            "index": choice.index,
+                            "delta": {
+                                "tool_calls": [
+                                    {
+                                        "index": i,
+                                        "id": call.id,
+                                        "type": "function",
+                                        "function": {"name": call.function.name, "arguments": ""},
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                }
+            )
             for piece in _split(call.function.arguments, pieces or 3):
-                out.append({**head, "choices": [{"index": choice.index, "delta": {"tool_calls": [
-                    {"index": i, "function": {"arguments": piece}}]}}]})
-        out.append({**head, "choices": [
-            {"index": choice.index, "delta": {}, "finish_reason": choice.finish_reason or "stop"}]})
+                out.append(
+                    {
+                        **head,
+                        "choices": [
+                            {
+                                "index": choice.index,
+                                "delta": {
+                                    "tool_calls": [{"index": i, "function": {"arguments": piece}}]
+                                },
+                            }
+                        ],
+                    }
+                )
+        out.append(
+            {
+                **head,
+                "choices": [
+                    {
+                        "index": choice.index,
+                        "delta": {},
+                        "finish_reason": choice.finish_reason or "stop",
+                    }
+                ],
+            }
+        )
     if reply.usage is not None:
         out.append({**head, "choices": [], "usage": reply.usage.model_dump()})
     return out
@@ -192,6 +239,10 @@ def _split(text: str, pieces: int) -> list[str]:
         return []
     if pieces <= 0:
         words = text.split(" ")
-        return [w + " " for w in words[:-1]] + [words[-1]] if words[-1] else [w + " " for w in words[:-1]]
+        return (
+            [w + " " for w in words[:-1]] + [words[-1]]
+            if words[-1]
+            else [w + " " for w in words[:-1]]
+        )
     size = max(1, -(-len(text) // pieces))
     return [text[i : i + size] for i in range(0, len(text), size)]

@@ -154,7 +154,9 @@ def build_request(
     )
 
 
-def _summarize(ctx: TurnContext, pending: Sequence[Message]) -> Generator[Effect, Any, Summary | None]:
+def _summarize(
+    ctx: TurnContext, pending: Sequence[Message]
+) -> Generator[Effect, Any, Summary | None]:
     """If the strategy summarizes and history was dropped, make a new summary."""
     strategy = ctx.strategy
     if not isinstance(strategy, Summarize):
@@ -164,7 +166,7 @@ def _summarize(ctx: TurnContext, pending: Sequence[Message]) -> Generator[Effect
     half = replace(ctx, budget=max(ctx.budget // 2, 1))
     try:
         probe = build_request(half, pending)
-    except Exception:  # noqa: BLE001 - half too small: fall back to the whole budget
+    except Exception:
         probe = build_request(ctx, pending)
     if not probe.dropped:
         return None
@@ -181,7 +183,9 @@ def _pick(ctx: TurnContext, reply: Reply, request: Request) -> Reply:
     chosen = ctx.choose(reply) if callable(ctx.choose) else (ctx.choose or 0)
     if not 0 <= chosen < len(reply.choices):
         raise IndexError(f"choice {chosen} does not exist; the reply has {len(reply.choices)}")
-    reply = reply.model_copy(update={"chosen": chosen, "prompt_tokens_local": request.prompt_tokens})
+    reply = reply.model_copy(
+        update={"chosen": chosen, "prompt_tokens_local": request.prompt_tokens}
+    )
     if reply.usage is not None and request.prompt_tokens is not None:
         logger.debug(
             "prompt tokens: server %d, local %d (%+d), model %s",
@@ -208,7 +212,9 @@ def run_turn(ctx: TurnContext, new: Sequence[Message]) -> Generator[Effect, Any,
         message = reply.message
         if message.tool_calls and reply.finish_reason == "length":
             # The arguments may be cut anywhere: running the tool would act on a guess.
-            raise TruncatedError("the reply was cut off (finish_reason 'length') inside a tool call")
+            raise TruncatedError(
+                "the reply was cut off (finish_reason 'length') inside a tool call"
+            )
         if message.tool_calls and not tools_mode:
             rounds += 1
             if rounds > ctx.max_tool_rounds:
@@ -262,4 +268,3 @@ def _replace_message(reply: Reply, message: Message) -> Reply:
     choices = list(reply.choices)
     choices[reply.chosen] = choices[reply.chosen].model_copy(update={"message": message})
     return reply.model_copy(update={"choices": tuple(choices)})
-

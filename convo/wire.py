@@ -112,7 +112,9 @@ def message_from_wire(data: Mapping[str, Any]) -> Message:
     try:
         return Message.model_validate(fields)
     except (pydantic.ValidationError, ValueError) as exc:
-        raise ProtocolError(f"the reply's message is invalid ({exc})", snippet=snippet(data)) from None
+        raise ProtocolError(
+            f"the reply's message is invalid ({exc})", snippet=snippet(data)
+        ) from None
 
 
 def parse_completion(data: Any, *, request_id: str | None = None) -> Reply:
@@ -147,9 +149,6 @@ def parse_completion(data: Any, *, request_id: str | None = None) -> Reply:
 
 def snippet(data: Any, limit: int = 200) -> str:
     """A short, printable piece of a body for an error message."""
-    if isinstance(data, bytes):
-        text = data[: limit * 4].decode("utf-8", "replace")
-    else:
-        text = str(data)
+    text = data[: limit * 4].decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,6 +1,6 @@
 """A tool-calling agent: the model calls Python functions until it can answer.
 
-    python examples/agent.py "What is 23 * 19, and what's the weather in Oslo?"
+python examples/agent.py "What is 23 * 19, and what's the weather in Oslo?"
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def main() -> None:
         tools=[multiply, weather],
         temperature=0,
         max_tokens=300,
-        on_tool_result=lambda call, message: print(f"  [tool] {call.tool.name}({call.arguments}) -> {message.text}"),
+        on_tool_result=lambda call, message: print(
+            f"  [tool] {call.tool.name}({call.arguments}) -> {message.text}"
+        ),
     )
     reply = conv.send(question)
     print(reply.text)

@@ -28,7 +28,9 @@ def main() -> None:
         print(f"(resuming {conv.id}: {len(conv.history)} messages)")
     else:
         conv = Conversation(
-            "You are a friendly, concise assistant.", model=default_model(), store=store,
+            "You are a friendly, concise assistant.",
+            model=default_model(),
+            store=store,
             max_tokens=200,
         )
     lines = args.say or iter(lambda: input("you> "), "")

@@ -1,6 +1,6 @@
 """A template-driven assistant: the prompt lives in examples/templates/assistant.prompty.
 
-    python examples/template_assistant.py "How do I reset my password?" --product "Acme Cloud"
+python examples/template_assistant.py "How do I reset my password?" --product "Acme Cloud"
 """
 
 from __future__ import annotations
@@ -20,8 +20,13 @@ def main() -> None:
     parser.add_argument("--product", default="Acme Cloud")
     args = parser.parse_args()
     template = Template.from_file(TEMPLATE)
-    conv = Conversation(template, variables={"product": args.product}, model=default_model(),
-                        temperature=0, max_tokens=200)
+    conv = Conversation(
+        template,
+        variables={"product": args.product},
+        model=default_model(),
+        temperature=0,
+        max_tokens=200,
+    )
     print(conv.send(args.question).text)
 
 

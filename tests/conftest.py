@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -52,11 +51,10 @@ def _getaddrinfo(host: Any, *args: Any, **kw: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", _getaddrinfo)
     # No test may pick up a developer's real endpoint or key by accident.
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CONVO_DB", "CONVO_MODEL"):
         monkeypatch.delenv(var, raising=False)
-    yield

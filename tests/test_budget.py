@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from typing import Any, overload
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from convo.budget import (
     CONTEXT_WINDOWS,

@@ -74,7 +74,9 @@ def test_not_a_mapping() -> None:
         to_messages([3])  # type: ignore[list-item]
 
 
-@pytest.mark.parametrize("text", ["emoji 🤖👍🏽", "中文字符", "line\u2028sep", "nul\x00ok", "<|endoftext|>"])
+@pytest.mark.parametrize(
+    "text", ["emoji 🤖👍🏽", "中文字符", "line\u2028sep", "nul\x00ok", "<|endoftext|>"]
+)
 def test_text_round_trips(text: str) -> None:
     m = Message.user(text)
     assert Message.model_validate_json(m.model_dump_json()) == m

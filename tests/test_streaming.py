@@ -13,13 +13,31 @@ def chunk(delta: dict, finish: str | None = None, index: int = 0) -> dict:
 def test_tool_calls_streamed_by_index_in_parallel() -> None:
     a = StreamAssembler()
     a.feed(chunk({"role": "assistant", "content": None}))
-    a.feed(chunk({"tool_calls": [{"index": 0, "id": "c0", "function": {"name": "add", "arguments": ""}}]}))
-    a.feed(chunk({"tool_calls": [{"index": 1, "id": "c1", "function": {"name": "mul", "arguments": '{"a"'}}]}))
+    a.feed(
+        chunk(
+            {"tool_calls": [{"index": 0, "id": "c0", "function": {"name": "add", "arguments": ""}}]}
+        )
+    )
+    a.feed(
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "c1", "function": {"name": "mul", "arguments": '{"a"'}}
+                ]
+            }
+        )
+    )
     a.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a": 1,'}}]}))
-    a.feed(chunk({"tool_calls": [{"index": 1, "function": {"arguments": ': 2}'}}]}))
+    a.feed(chunk({"tool_calls": [{"index": 1, "function": {"arguments": ": 2}"}}]}))
     a.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": ' "b": 2}'}}]}))
     a.feed(chunk({}, "tool_calls"))
-    a.feed({"id": "s", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
+    a.feed(
+        {
+            "id": "s",
+            "choices": [],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+        }
+    )
     reply = a.finish()
     calls = reply.message.tool_calls
     assert calls is not None

@@ -42,9 +42,15 @@ def test_stream_body_asks_for_usage() -> None:
 
 def test_parse_completion_null_content_and_choices() -> None:
     data = {
-        "id": "x", "model": "m", "created": 1,
+        "id": "x",
+        "model": "m",
+        "created": 1,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "length"},
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": None},
+                "finish_reason": "length",
+            },
             {"index": 1, "message": {"role": "assistant", "content": "b"}, "finish_reason": "stop"},
         ],
         "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
@@ -58,8 +64,14 @@ def test_parse_completion_null_content_and_choices() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"choices": []}, {"choices": [{"message": "x"}]}, "<html>502</html>", None,
-     {"choices": [{"message": {"role": "assistant", "content": 5}}]}],
+    [
+        {},
+        {"choices": []},
+        {"choices": [{"message": "x"}]},
+        "<html>502</html>",
+        None,
+        {"choices": [{"message": {"role": "assistant", "content": 5}}]},
+    ],
 )
 def test_parse_completion_rejects_garbage(data: object) -> None:
     with pytest.raises(ProtocolError):

@@ -41,9 +41,7 @@ from convo.errors import (
 )
 from convo.messages import Message
 from convo.reply import Usage
-from convo.store import _codec as codec
-from convo.store import _rows as ops
-from convo.store import _transfer
+from convo.store import _codec as codec, _rows as ops, _transfer
 from convo.store._engine import WRITE, default_url, make_engine, retrying
 from convo.store._migrate import upgrade
 from convo.store._rows import (

@@ -98,5 +98,3 @@ def reply_from_text(text: str, *, finish_reason: str = "stop", model: str | None
         choices=(Choice(message=Message.assistant(text), finish_reason=finish_reason),),
         model=model,
     )
-
-

@@ -31,9 +31,7 @@ from convo.wire import parse_completion
 
 __all__ = ["FunctionTransport", "ScriptedTransport", "tool_calls"]
 
-Answer: TypeAlias = (
-    "str | Reply | Message | Mapping[str, Any] | list[Chunk] | BaseException"
-)
+Answer: TypeAlias = "str | Reply | Message | Mapping[str, Any] | list[Chunk] | BaseException"
 _ids = itertools.count(1)
 
 
@@ -85,7 +83,9 @@ def _with_usage(reply: Reply, request: Request) -> Reply:
         return reply
     prompt = request.prompt_tokens or 0
     completion = max(1, len(reply.text) // 4)
-    usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+    usage = Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
     return reply.model_copy(update={"usage": usage})
 
 
@@ -179,5 +179,7 @@ class FunctionTransport(Transport):
 
     async def astream(self, request: Request) -> AsyncIterator[Chunk]:
         answer = await self._acall(request)
-        for chunk in _to_chunks(answer if isinstance(answer, list) else _with_usage(_to_reply(answer), request)):
+        for chunk in _to_chunks(
+            answer if isinstance(answer, list) else _with_usage(_to_reply(answer), request)
+        ):
             yield chunk

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("llama_cpp")
-pytest.importorskip("convo_llamacpp")
+from tests.support import require
+
+require("llama_cpp", "needs llama-cpp-python")
+require("convo_llamacpp", "needs the convo-llamacpp plugin")
 
 from convo_llamacpp import transport_for
 from convo_llamacpp.functions import render

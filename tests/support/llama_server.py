@@ -93,8 +93,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """The base URL of a running llama_cpp.server with the offline model (session-wide)."""
-    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
-    weights = pytest.importorskip("convo_llamacpp.weights", reason="needs convo-llamacpp")
+    from tests.support import require
+
+    require("llama_cpp.server.app", "needs llama-cpp-python[server]")
+    weights = require("convo_llamacpp.weights", "needs convo-llamacpp")
     proc, base = start(weights.default_model_path())
     try:
         yield base

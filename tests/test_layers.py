@@ -1,0 +1,83 @@
+"""The import rules of docs/architecture.md, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent / "convo"
+
+# module (or package) -> imports it must never make (prefix match)
+FORBIDDEN = {
+    "messages": [
+        "httpx",
+        "httpx2",
+        "sqlalchemy",
+        "jinja2",
+        "tiktoken",
+        "convo.transports",
+        "convo.store",
+    ],
+    "reply": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
+    "request": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
+    "errors": ["convo", "httpx2", "sqlalchemy"],
+    "wire": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "streaming": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
+    "turn": [
+        "httpx",
+        "httpx2",
+        "sqlalchemy",
+        "convo.transports",
+        "convo.store",
+        "convo.conversation",
+        "convo.cli",
+    ],
+    "budget": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
+    "tokens": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "templates": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "tools": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "structured": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
+    "transports": ["sqlalchemy", "convo.store", "convo.conversation", "convo.turn", "convo.cli"],
+    "store": ["httpx2", "convo.transports", "convo.conversation", "convo.turn", "convo.cli"],
+    "conversation": [
+        "httpx",
+        "httpx2",
+        "sqlalchemy",
+        "convo.cli",
+        "convo.store.sql",
+        "convo.store.models",
+    ],
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _files(name: str) -> list[Path]:
+    package = ROOT / name
+    if package.is_dir():
+        return sorted(p for p in package.rglob("*.py") if "migrations" not in p.parts)
+    return [ROOT / f"{name}.py"]
+
+
+@pytest.mark.parametrize("part", sorted(FORBIDDEN))
+def test_layer_imports(part: str) -> None:
+    files = _files(part)
+    assert files and all(f.exists() for f in files), part
+    for path in files:
+        for imported in _imports(path):
+            for banned in FORBIDDEN[part]:
+                if part == "errors" and banned == "convo" and imported == "__future__":
+                    continue
+                assert not (imported == banned or imported.startswith(banned + ".")), (
+                    f"{path.relative_to(ROOT.parent)} imports {imported}, which {part} may not know"
+                )
