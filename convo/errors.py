@@ -6,7 +6,8 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     ├── InputError                   bad input, found before any I/O
     │   ├── MessageError             .index, .field: which message, which field
     │   ├── ParameterError           .param: a request parameter out of range
-    │   └── BudgetError              .over_by: even the pinned messages do not fit
+    │   ├── BudgetError              .over_by: even the pinned messages do not fit
+    │   └── ToolDefinitionError      .tool: a tool cannot be defined or registered
     ├── TemplateError                .template, .lineno
     │   ├── TemplateSyntaxError
     │   ├── TemplateSecurityError    the sandbox refused an attribute or call
@@ -84,6 +85,7 @@ __all__ = [
     "TemplateSecurityError",
     "TemplateSyntaxError",
     "ToolArgumentsError",
+    "ToolDefinitionError",
     "ToolError",
     "ToolExecutionError",
     "ToolNotFoundError",
@@ -139,6 +141,14 @@ class BudgetError(InputError):
         super().__init__(message)
         self.over_by = over_by
         self.budget = budget
+
+
+class ToolDefinitionError(InputError):
+    """A function cannot become a tool (bad name, duplicate, unsupported parameter)."""
+
+    def __init__(self, message: str, *, tool: str | None = None):
+        super().__init__(f"tool {tool!r}: {message}" if tool else message)
+        self.tool = tool
 
 
 # -- templates -----------------------------------------------------------------------

@@ -223,6 +223,7 @@ def run_turn(ctx: TurnContext, new: Sequence[Message]) -> Generator[Effect, Any,
                 )
             pending.append(message)
             pending.extend((yield from _answer(ctx, message)))
+            ctx = _after_tool_round(ctx)
             continue
         if ctx.output is None:
             pending.append(message)
@@ -258,6 +259,16 @@ def _answer(ctx: TurnContext, message: Message) -> Generator[Effect, Any, list[M
         raise RuntimeError(f"{len(runnable)} tool calls ran but {len(results)} answers came back")
     answers = iter(results)
     return [next(answers) if isinstance(s, PreparedCall) else s for s in slots]
+
+
+def _after_tool_round(ctx: TurnContext) -> TurnContext:
+    # A forced tool_choice ("required", or one named function) means "call it now";
+    # kept for the next round it would force the same call forever. As in the OpenAI
+    # Agents SDK, the rounds after the first go back to "auto".
+    choice = ctx.params.get("tool_choice")
+    if choice == "required" or isinstance(choice, dict):
+        return replace(ctx, params={**ctx.params, "tool_choice": "auto"})
+    return ctx
 
 
 def _changed(summary: Summary | None, before: Summary | None) -> Summary | None:

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+# One llama_cpp.server for the whole run, shared by every test that asks for it.
+from tests.support.llama_server import llama_server  # noqa: F401
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 _real_getaddrinfo = socket.getaddrinfo

@@ -9,9 +9,6 @@ import pytest
 from convo import Message, Request
 from convo.transports.openai import OpenAITransport
 from convo.wire import build_body
-from tests.support.llama_server import llama_server
-
-__all__ = ["llama_server"]
 
 WEATHER = {
     "type": "function",
