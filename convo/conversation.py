@@ -175,8 +175,10 @@ class _Base:
         own = {k: params[k] for k in _OWN.intersection(params)}
         merged = check_params({**self.params, **{k: v for k, v in params.items() if k not in own}})
         spec: OutputSpec | None = output_spec(own.get("response_format"))
-        mode: Literal["json_schema", "json_object", "tools"] = self.output_mode or getattr(
-            self.transport, "structured_output", "json_schema"
+        mode: Literal["json_schema", "json_object", "tools"] = (
+            self.output_mode
+            if self.output_mode is not None
+            else getattr(self.transport, "structured_output", "json_schema")
         )
         tools = self.tools if "tools" not in own else as_registry(own["tools"])
         window = self.context_window or context_window(self.model)
