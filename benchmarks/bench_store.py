@@ -53,6 +53,7 @@ class Floor:
     def __init__(self, path: Path):
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # as the store sets it: a fair floor
         self.db.executescript(FLOOR_SCHEMA)
         self.db.execute("INSERT INTO c VALUES ('c', 0, 0, NULL, '')")
 

@@ -77,6 +77,11 @@ class Endpoint:
     def headers(self, stream: bool) -> dict[str, str]:
         return self._headers[stream]
 
+    @property
+    def client_headers(self) -> dict[str, str]:
+        """The headers a client made for this endpoint carries on every request."""
+        return self._headers[False]
+
     def scrub(self, text: str) -> str:
         """``text`` with every copy of the API key replaced (servers echo it in 401s)."""
         if self._api_key is None:
@@ -93,6 +98,9 @@ class Endpoint:
         if isinstance(value, list):
             return [self.scrub_all(v) for v in value]
         return value
+
+
+STREAM_ACCEPT = {"Accept": "text/event-stream"}
 
 
 def content_type(headers: Mapping[str, str]) -> str:

@@ -21,6 +21,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any
 
 import httpx2
 from pydantic import SecretStr
@@ -28,7 +29,7 @@ from pydantic import SecretStr
 from convo.errors import ParameterError
 from convo.reply import Reply
 from convo.request import Request
-from convo.transports._http import Call, Endpoint, is_success
+from convo.transports._http import STREAM_ACCEPT, Call, Endpoint, is_success
 from convo.transports.base import Chunk, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "OpenAITransport"]
@@ -121,7 +122,9 @@ class OpenAITransport(Transport):
             with self._lock:
                 client = self._client
                 if client is None:
-                    client = self._client = httpx2.Client(timeout=self.timeout, limits=_LIMITS)
+                    client = self._client = httpx2.Client(
+                        timeout=self.timeout, limits=_LIMITS, headers=self._endpoint.client_headers
+                    )
         return client
 
     def _async_client_get(self) -> httpx2.AsyncClient:
@@ -130,14 +133,24 @@ class OpenAITransport(Transport):
         if client is None or (self._owns_async_client and self._async_loop is not loop):
             # Pooled connections belong to the loop that opened them: a new loop (each
             # asyncio.run() makes one) gets a new client; the old one's loop is gone.
-            client = self._async_client = httpx2.AsyncClient(timeout=self.timeout, limits=_LIMITS)
+            client = self._async_client = httpx2.AsyncClient(
+                timeout=self.timeout, limits=_LIMITS, headers=self._endpoint.client_headers
+            )
             self._async_loop = loop
         return client
 
-    def _timeout_for(
-        self, client: httpx2.Client | httpx2.AsyncClient, owned: bool
-    ) -> httpx2.Timeout:
-        return self.timeout if owned or self._timeout_given else client.timeout
+    def _per_request(
+        self, client: httpx2.Client | httpx2.AsyncClient, owned: bool, call: Call, stream: bool
+    ) -> tuple[Any, Any]:
+        """Headers and timeout to pass with each request.
+
+        A client this transport made carries the headers and timeout already: passing
+        them again makes httpx merge them on every request (20-100 us a call). A user's
+        client gets them per request, and keeps its own timeout unless one was asked for.
+        """
+        if owned:
+            return (STREAM_ACCEPT if stream else None), httpx2.USE_CLIENT_DEFAULT
+        return call.headers, (self.timeout if self._timeout_given else client.timeout)
 
     def close(self) -> None:
         """Close the blocking client if this transport created it."""
@@ -182,13 +195,13 @@ class OpenAITransport(Transport):
         """Send ``request`` and return the whole reply, retrying what may be retried."""
         call = self._start(request, stream=False)
         client = self._sync_client()
-        timeout = self._timeout_for(client, self._owns_client)
+        send_headers, timeout = self._per_request(client, self._owns_client, call, False)
         while True:
             headers: Mapping[str, str] = {}
             logger.debug("POST %s (attempt %d)", call.url, call.retries + 1)
             try:
                 response = client.post(
-                    call.url, content=call.content, headers=call.headers, timeout=timeout
+                    call.url, content=call.content, headers=send_headers, timeout=timeout
                 )
             except httpx2.HTTPError as exc:
                 error: Exception = call.connection_failure(exc)
@@ -210,13 +223,13 @@ class OpenAITransport(Transport):
         """
         call = self._start(request, stream=True)
         client = self._sync_client()
-        timeout = self._timeout_for(client, self._owns_client)
+        send_headers, timeout = self._per_request(client, self._owns_client, call, True)
         while True:
             headers: Mapping[str, str] = {}
             logger.debug("POST %s stream (attempt %d)", call.url, call.retries + 1)
             try:
                 with client.stream(
-                    "POST", call.url, content=call.content, headers=call.headers, timeout=timeout
+                    "POST", call.url, content=call.content, headers=send_headers, timeout=timeout
                 ) as response:
                     headers = response.headers
                     logger.debug("POST %s -> %d", call.url, response.status_code)
@@ -241,13 +254,13 @@ class OpenAITransport(Transport):
         """The async twin of :meth:`complete`."""
         call = self._start(request, stream=False)
         client = self._async_client_get()
-        timeout = self._timeout_for(client, self._owns_async_client)
+        send_headers, timeout = self._per_request(client, self._owns_async_client, call, False)
         while True:
             headers: Mapping[str, str] = {}
             logger.debug("POST %s (attempt %d)", call.url, call.retries + 1)
             try:
                 response = await client.post(
-                    call.url, content=call.content, headers=call.headers, timeout=timeout
+                    call.url, content=call.content, headers=send_headers, timeout=timeout
                 )
             except httpx2.HTTPError as exc:
                 error: Exception = call.connection_failure(exc)
@@ -266,13 +279,13 @@ class OpenAITransport(Transport):
         ``contextlib.aclosing``) to release the connection when stopping early."""
         call = self._start(request, stream=True)
         client = self._async_client_get()
-        timeout = self._timeout_for(client, self._owns_async_client)
+        send_headers, timeout = self._per_request(client, self._owns_async_client, call, True)
         while True:
             headers: Mapping[str, str] = {}
             logger.debug("POST %s stream (attempt %d)", call.url, call.retries + 1)
             try:
                 async with client.stream(
-                    "POST", call.url, content=call.content, headers=call.headers, timeout=timeout
+                    "POST", call.url, content=call.content, headers=send_headers, timeout=timeout
                 ) as response:
                     headers = response.headers
                     logger.debug("POST %s -> %d", call.url, response.status_code)
