@@ -13,13 +13,14 @@ failure anywhere in the turn leaves the conversation exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, overload
 
 from convo.budget import Strategy, Summarize, fit
-from convo.errors import ParseError, ToolRoundsExceededError, TruncatedError
+from convo.errors import BudgetError, ParseError, ToolRoundsExceededError, TruncatedError
 from convo.messages import Message
 from convo.reply import Reply
 from convo.request import Request
@@ -161,15 +162,14 @@ def _summarize(
     strategy = ctx.strategy
     if not isinstance(strategy, Summarize):
         return None
-    # Fit the history into half the budget, so the next turns have room before the
-    # summary must be made again (it is kept, not recomputed every turn).
-    half = replace(ctx, budget=max(ctx.budget // 2, 1))
-    try:
-        probe = build_request(half, pending)
-    except Exception:
-        probe = build_request(ctx, pending)
+    probe = build_request(ctx, pending)
     if not probe.dropped:
-        return None
+        return None  # everything since the last summary still fits
+    # Summarize down to half the budget, so that the next turns have room before a
+    # summary is needed again: it is kept, not recomputed every turn.
+    # If half is too small for this turn, summarize only what the whole budget drops.
+    with contextlib.suppress(BudgetError):
+        probe = build_request(replace(ctx, budget=max(ctx.budget // 2, 1)), pending)
     start = ctx.summary.covers if ctx.summary else 0
     covers = start + len(probe.dropped)
     previous = ctx.summary.message if ctx.summary else None

@@ -39,7 +39,9 @@ def server() -> Iterator[ChatServer]:
 
 
 # Quick-start snippets leave their HTTP clients to the garbage collector, as users do.
-@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
 @pytest.mark.parametrize("path", [f for f in FILES if _blocks(f)], ids=lambda p: p.name)
 def test_doc_blocks_run(
     path: Path, server: ChatServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
