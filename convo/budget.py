@@ -17,14 +17,16 @@ The work is proportional to what is kept, not to the length of the history.
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
 from convo.errors import BudgetError, ParameterError
 from convo.messages import Message, TextPart
 from convo.tokens.counting import REPLY_PRIMING, TokenCounter
+from convo.wire import message_to_wire
 
 __all__ = [
     "CONTEXT_WINDOWS",
@@ -157,6 +159,94 @@ class Fit:
     budget: int
 
 
+class History(Sequence[Message]):
+    """An append-only message list that keeps running token sums, for :func:`fit`.
+
+    With a ``History``, fitting costs O(log n) to find the cut plus the copy of what
+    is sent, instead of a walk over every kept message: the sums are extended once
+    per appended message and per counter, then reused by every later request.
+
+    >>> h = History([Message.user("Hi"), Message.assistant("Hello!")])
+    >>> h.append(Message.user("Bye"))
+    >>> len(h), h[-1].text
+    (3, 'Bye')
+    """
+
+    __slots__ = ("_items", "_sums", "_users", "_wire")
+
+    def __init__(self, items: Iterable[Message] = ()) -> None:
+        self._items: list[Message] = []
+        self._users: list[int] = []  # positions of user messages: where turns start
+        self._sums: dict[str, list[int]] = {}  # counter key -> sums of items[:i]
+        self._wire: list[dict[str, Any]] = []  # the API's dicts of items[:len(_wire)]
+        self.extend(items)
+
+    def append(self, message: Message) -> None:
+        if message.role == "user":
+            self._users.append(len(self._items))
+        self._items.append(message)
+
+    def extend(self, messages: Iterable[Message]) -> None:
+        for m in messages:
+            self.append(m)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, i: int) -> Message: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Message]: ...
+    def __getitem__(self, i: int | slice) -> Message | list[Message]:
+        return self._items[i]
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, History):
+            return self._items == other._items
+        return self._items == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"History({len(self._items)} messages)"
+
+    def sums(self, counter: TokenCounter) -> list[int]:
+        """``sums[i]`` = tokens of the first ``i`` messages, extended to the end."""
+        sums = self._sums.get(counter.key)
+        if sums is None:
+            sums = self._sums[counter.key] = [0]
+        if len(sums) <= len(self._items):
+            count, total = counter.message, sums[-1]
+            for m in self._items[len(sums) - 1 :]:
+                total += count(m)
+                sums.append(total)
+        return sums
+
+    def wire(self, start: int) -> list[dict[str, Any]]:
+        """The API's dicts of ``self[start:]``, made once per message and kept in a list
+        so that a request body takes a slice instead of a call per message."""
+        wire = self._wire
+        if len(wire) < len(self._items):
+            wire.extend(map(message_to_wire, self._items[len(wire) :]))
+        return wire[start:]
+
+    def cut(self, counter: TokenCounter, room: int, skip: int = 0) -> tuple[int, int]:
+        """The first kept position (a turn start, or ``skip`` if all fits) and its tokens."""
+        sums, n = self.sums(counter), len(self._items)
+        if sums[n] - sums[skip] <= room:
+            return skip, sums[n] - sums[skip]
+        # The smallest turn start s >= skip with sums[n] - sums[s] <= room; sums only grow.
+        users = self._users
+        lo = bisect.bisect_left(users, skip)
+        k = bisect.bisect_left(users, sums[n] - room, lo=lo, key=sums.__getitem__)
+        if k == len(users):
+            return n, 0
+        return users[k], sums[n] - sums[users[k]]
+
+
 def fit(
     pinned: Sequence[Message],
     history: Sequence[Message],
@@ -165,11 +255,15 @@ def fit(
     counter: TokenCounter,
     budget: int,
     tools_tokens: int = 0,
+    skip: int = 0,
 ) -> Fit:
     """Keep ``pinned`` and ``pending`` whole, and as many of the newest history turns as fit.
 
-    Raises :class:`~convo.errors.BudgetError` (``over_by``, ``budget``) if the pinned
-    messages, the pending turn and the tool schemas alone do not fit. Pure: no I/O.
+    ``skip`` leaves out the first history messages for good (a summary stands in for
+    them). Raises :class:`~convo.errors.BudgetError` (``over_by``, ``budget``) if the
+    pinned messages, the pending turn and the tool schemas alone do not fit. Pure: no
+    I/O. A :class:`History` is fitted in O(log n); any other sequence is walked back
+    from its end, reading only the turns that are kept and the one that is not.
     """
     count = counter.message
     fixed = sum(map(count, pinned)) + sum(map(count, pending)) + tools_tokens + REPLY_PRIMING
@@ -182,10 +276,32 @@ def fit(
         )
     room = budget - fixed
     n = len(history)
+    if isinstance(history, History):
+        start, used = history.cut(counter, room, skip)
+    else:
+        start, used = _walk_back(history, count, room, skip)
+    if start == n:
+        kept: Sequence[Message] = ()
+    elif isinstance(history, list | tuple | History):
+        kept = history[start:]
+    else:
+        kept = [history[j] for j in range(start, n)]
+    return Fit(
+        messages=(*pinned, *kept, *pending),
+        dropped=_Head(history, start, skip) if start > skip else (),
+        prompt_tokens=fixed + used,
+        budget=budget,
+    )
+
+
+def _walk_back(
+    history: Sequence[Message], count: Callable[[Message], int], room: int, skip: int
+) -> tuple[int, int]:
+    n = len(history)
     start = n  # the first kept history message
     used = turn = 0
     i = n - 1
-    while i >= 0:
+    while i >= skip:
         m = history[i]
         turn += count(m)
         if used + turn > room:
@@ -195,37 +311,26 @@ def fit(
         i -= 1
     else:
         # The whole history fits, including messages before its first user message.
-        used, start = used + turn, 0
-    if start == n:
-        kept: Sequence[Message] = ()
-    elif isinstance(history, list | tuple):
-        kept = history[start:]
-    else:
-        kept = [history[j] for j in range(start, n)]
-    return Fit(
-        messages=(*pinned, *kept, *pending),
-        dropped=_Head(history, start) if start else (),
-        prompt_tokens=fixed + used,
-        budget=budget,
-    )
+        used, start = used + turn, skip
+    return start, used
 
 
 class _Head(Sequence[Message]):
-    """``seq[:stop]`` without copying: histories reach 100,000 messages."""
+    """``seq[start:stop]`` without copying: histories reach 100,000 messages."""
 
-    __slots__ = ("_seq", "_stop")
+    __slots__ = ("_seq", "_start", "_stop")
 
-    def __init__(self, seq: Sequence[Message], stop: int) -> None:
-        self._seq, self._stop = seq, stop
+    def __init__(self, seq: Sequence[Message], stop: int, start: int = 0) -> None:
+        self._seq, self._stop, self._start = seq, stop, start
 
     def __len__(self) -> int:
-        return self._stop
+        return self._stop - self._start
 
     def __iter__(self) -> Iterator[Message]:
-        return itertools.islice(self._seq, self._stop)
+        return itertools.islice(self._seq, self._start, self._stop)
 
     def __repr__(self) -> str:
-        return f"<{self._stop} dropped messages>"
+        return f"<{len(self)} dropped messages>"
 
     @overload
     def __getitem__(self, i: int) -> Message: ...
@@ -233,12 +338,12 @@ class _Head(Sequence[Message]):
     def __getitem__(self, i: slice) -> Sequence[Message]: ...
     def __getitem__(self, i: int | slice) -> Message | Sequence[Message]:
         if isinstance(i, slice):
-            return [self._seq[j] for j in range(*i.indices(self._stop))]
+            return [self._seq[self._start + j] for j in range(*i.indices(len(self)))]
         if i < 0:
-            i += self._stop
-        if not 0 <= i < self._stop:
+            i += len(self)
+        if not 0 <= i < len(self):
             raise IndexError(i)
-        return self._seq[i]
+        return self._seq[self._start + i]
 
 
 # -- strategies -------------------------------------------------------------------------

@@ -7,24 +7,67 @@
     convo ls / show ID / export ID / import FILE / templates / plugins / models
 
 Errors are one line on stderr with a non-zero exit; Ctrl-C during a reply stops it
-and saves nothing of that turn.
+and saves nothing of that turn (exit status 130). See docs/cli.md.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 import convo
 from convo import models, plugins
 
+__all__ = ["cli", "main"]
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+INTERRUPTED = "Interrupted: nothing of this turn was saved."
+
+
+class _TurnInterrupted(Exception):
+    """Ctrl-C arrived while a reply was streaming; the turn was dropped."""
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"Error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """A click group whose usage errors, like every other error, are one line on stderr."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _fail(exc.format_message() + hint, exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @contextmanager
@@ -32,16 +75,28 @@ def _errors() -> Iterator[None]:
     # Users see one line, never a traceback, and a non-zero exit.
     try:
         yield
-    except convo.ConvoError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: nothing of this turn was saved.", err=True)
+    except _TurnInterrupted:
+        click.echo(f"\n{INTERRUPTED}", err=True)
         sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted.", err=True)
+        sys.exit(130)
+    except convo.ConvoError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
 
 
-def _store(db: str | None) -> convo.SQLStore:
-    return convo.SQLStore(db)
+# -- options ---------------------------------------------------------------------------
+
+
+def _db_option(fn: F) -> F:
+    return click.option(
+        "--db",
+        envvar="CONVO_DB",
+        metavar="URL",
+        help="SQLAlchemy URL of the store (default: $CONVO_DB, else convo.db in the data dir).",
+    )(fn)
 
 
 def _conversation_options(fn: F) -> F:
@@ -50,24 +105,31 @@ def _conversation_options(fn: F) -> F:
         click.option(
             "-c", "--continue", "continue_", is_flag=True, help="Continue the latest conversation."
         ),
-        click.option("--cid", help="Continue the conversation with this id."),
-        click.option("-s", "--system", help="System prompt."),
+        click.option("--cid", metavar="ID", help="Continue the conversation with this id."),
+        click.option("-s", "--system", help="System prompt (new conversations)."),
         click.option(
-            "-t", "--template", help="Template name or .prompty/.jinja file for the system prompt."
+            "-t",
+            "--template",
+            metavar="NAME|FILE",
+            help="System prompt from a plugin template or a .prompty/.jinja file.",
         ),
         click.option(
-            "-v",
-            "--var",
-            "variables",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="Template variable.",
+            "--var", "variables", multiple=True, metavar="KEY=VALUE", help="Template variable."
         ),
         click.option(
             "-T", "--tool", "tool_names", multiple=True, help="Enable a plugin tool (repeatable)."
         ),
+        click.option(
+            "-o",
+            "--option",
+            "options",
+            nargs=2,
+            multiple=True,
+            metavar="KEY VALUE",
+            help="Request parameter, e.g. -o temperature 0.2 -o max_tokens 200 (JSON values).",
+        ),
         click.option("-u", "--usage", is_flag=True, help="Show token usage after each reply."),
-        click.option("--db", envvar="CONVO_DB", help="SQLAlchemy URL of the store."),
+        _db_option,
         click.option("-n", "--no-save", is_flag=True, help="Do not save this conversation."),
     ]
     for option in reversed(options):
@@ -75,24 +137,55 @@ def _conversation_options(fn: F) -> F:
     return fn
 
 
-def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
+def _variables(pairs: Sequence[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--var")
-        out[key] = value
+        if not sep or not key.strip():
+            raise convo.InputError(f"--var expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _params(options: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    # "-o max_tokens 50" must send the number 50; text that is not JSON stays text.
+    out: dict[str, Any] = {}
+    for key, raw in options:
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
     return out
 
 
 def _template(spec: str) -> convo.Template:
-    path = Path(spec)
-    if path.is_file():
-        return convo.Template.from_file(path)
+    if Path(spec).is_file():
+        return convo.Template.from_file(spec)
     return plugins.templates().get(spec)
 
 
+def _tools(names: Sequence[str]) -> list[convo.Tool[Any, Any]]:
+    registry = plugins.tools()
+    found = []
+    for name in names:
+        tool = registry.get(name)
+        if tool is None:
+            known = ", ".join(registry.names()) or "none"
+            raise convo.ToolNotFoundError(
+                f"no plugin tool named {name!r} (installed: {known})", tool=name
+            )
+        found.append(tool)
+    return found
+
+
+def _show_tool_result(call: Any, answer: convo.Message) -> None:
+    click.echo(
+        f"\n[tool {call.tool.name}({json.dumps(call.arguments)}) -> {answer.text}]", err=True
+    )
+
+
 def _open(
+    stack: ExitStack,
     *,
     model: str | None,
     continue_: bool,
@@ -104,55 +197,79 @@ def _open(
     db: str | None,
     no_save: bool,
 ) -> convo.Conversation:
-    store = None if no_save else _store(db)
-    registry = plugins.tools()
-    tools = []
-    for name in tool_names:
-        found = registry.get(name)
-        if found is None:
-            known = ", ".join(registry.names()) or "none"
-            raise convo.ToolNotFoundError(f"no plugin tool named {name!r} (installed: {known})")
-        tools.append(found)
+    store = None if no_save else stack.enter_context(convo.SQLStore(db))
+    tools = _tools(tool_names)
     if continue_ or cid:
         if store is None:
             raise convo.InputError("--no-save cannot continue a saved conversation")
+        if system or template or variables:
+            raise convo.InputError(
+                "--system, --template and --var set up a new conversation; "
+                "a continued one keeps its own"
+            )
         conversation_id = cid or store.latest()
         if conversation_id is None:
             raise convo.InputError("there is no saved conversation to continue")
-        extra: dict[str, Any] = {"tools": tools} if tools else {}
-        conv = convo.Conversation.load(conversation_id, store=store, **extra)
+        conv = convo.Conversation.load(
+            conversation_id, store=store, tools=tools, on_tool_result=_show_tool_result
+        )
         if model:
             conv.model = models.resolve(model)
-        return conv
+        return stack.enter_context(conv)
+    if system and template:
+        raise convo.InputError("give --system or --template, not both")
+    if variables and not template:
+        raise convo.InputError("--var fills in a --template; there is none")
     prompt: str | convo.Template | None = system
+    params: dict[str, Any] = {}
     if template:
         prompt = _template(template)
-    name = models.resolve(model or models.default_model())
-    return convo.Conversation(
-        prompt, model=name, store=store, tools=tools, variables=_variables(variables)
+        model = model or prompt.model
+        params = prompt.parameters
+    conv = convo.Conversation(
+        prompt,
+        model=models.resolve(model) if model else models.default_model(),
+        store=store,
+        tools=tools,
+        variables=_variables(variables),
+        on_tool_result=_show_tool_result,
+        **params,
     )
+    return stack.enter_context(conv)
 
 
 def _show_usage(reply: convo.Reply | None) -> None:
-    if reply is not None and reply.usage is not None:
-        u = reply.usage
-        click.echo(
-            f"[tokens: prompt {u.prompt_tokens}, completion {u.completion_tokens}, "
-            f"total {u.total_tokens}; local count {reply.prompt_tokens_local}]",
-            err=True,
-        )
+    if reply is None:
+        return
+    local = reply.prompt_tokens_local
+    if reply.usage is None:
+        click.echo(f"[usage: not reported; prompt about {local} tokens by convo's count]", err=True)
+        return
+    u = reply.usage
+    click.echo(
+        f"[usage: prompt {u.prompt_tokens}, completion {u.completion_tokens}, "
+        f"total {u.total_tokens} tokens; convo counted {local} prompt tokens]",
+        err=True,
+    )
 
 
-def _reply(conv: convo.Conversation, text: str, usage: bool) -> None:
-    with conv.stream(text) as stream:
-        for delta in stream:
-            click.echo(delta, nl=False)
-        click.echo()
+def _reply(conv: convo.Conversation, text: str, params: dict[str, Any], usage: bool) -> None:
+    try:
+        with conv.stream(text, **params) as stream:
+            for delta in stream:
+                click.echo(delta, nl=False)
+    except KeyboardInterrupt:
+        # Leaving the stream closed the response; the turn never reached the history.
+        raise _TurnInterrupted from None
+    click.echo()
     if usage:
         _show_usage(stream.reply)
 
 
-@click.group()
+# -- commands --------------------------------------------------------------------------
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="convo")
 def cli() -> None:
     """convo: conversations with large language models."""
@@ -160,10 +277,14 @@ def cli() -> None:
 
 @cli.command()
 @_conversation_options
-def chat(usage: bool, **options: Any) -> None:
-    """Chat interactively; type 'exit' or Ctrl-D to stop."""
-    with _errors():
-        conv = _open(**options)
+def chat(usage: bool, options: tuple[tuple[str, str], ...], **setup: Any) -> None:
+    """Chat interactively; type 'exit' or press Ctrl-D to stop.
+
+    Ctrl-C during a reply drops that turn and returns to the prompt.
+    """
+    with _errors(), ExitStack() as stack:
+        params = _params(options)
+        conv = _open(stack, **setup)
         click.echo(
             f"Chatting with {conv.model} (conversation {conv.id}). Ctrl-D or 'exit' quits.",
             err=True,
@@ -176,99 +297,142 @@ def chat(usage: bool, **options: Any) -> None:
                 return
             if text.strip() in ("exit", "quit"):
                 return
-            if text.strip():
-                _reply(conv, text, usage)
+            if not text.strip():
+                continue
+            try:
+                _reply(conv, text, params, usage)
+            except _TurnInterrupted:
+                click.echo(f"\n{INTERRUPTED}", err=True)
 
 
 @cli.command()
 @click.argument("prompt", required=False)
 @_conversation_options
-def ask(prompt: str | None, usage: bool, **options: Any) -> None:
-    """Ask once; piped stdin is sent too (before PROMPT)."""
-    with _errors():
+def ask(
+    prompt: str | None, usage: bool, options: tuple[tuple[str, str], ...], **setup: Any
+) -> None:
+    """Ask once and print the reply; piped stdin is sent too (before PROMPT)."""
+    with _errors(), ExitStack() as stack:
         piped = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         text = "\n\n".join(part for part in (piped.strip(), prompt or "") if part)
         if not text:
             raise convo.InputError("nothing to ask: give a PROMPT or pipe text in")
-        _reply(_open(**options), text, usage)
+        params = _params(options)
+        _reply(_open(stack, **setup), text, params, usage)
 
 
 @cli.command("ls")
-@click.option("--limit", default=20, show_default=True)
-@click.option("-q", "--query", help="Only conversations whose text contains this.")
-@click.option("--db", envvar="CONVO_DB")
+@click.option("--limit", default=20, show_default=True, help="How many to list.")
+@click.option("-q", "--query", help="Only conversations whose messages contain this text.")
+@_db_option
 def ls(limit: int, query: str | None, db: str | None) -> None:
-    """List saved conversations, newest first."""
-    with _errors():
-        for c in _store(db).list(limit=limit, text=query):
-            when = c.updated_at.strftime("%Y-%m-%d %H:%M") if c.updated_at else ""
+    """List saved conversations, most recently updated first."""
+    with _errors(), convo.SQLStore(db) as store:
+        for c in store.list(limit=limit, text=query):
+            when = c.updated_at.strftime("%Y-%m-%d %H:%M")
             model = c.model or "-"
-            click.echo(f"{c.id}  {when}  {model:<24} {c.message_count:>4} msgs  {c.preview[:60]!r}")
+            preview = _one_line(c.preview)[:60]
+            click.echo(f"{c.id}  {when}  {model:<20} {c.message_count:>4} msgs  {preview}")
 
 
 @cli.command()
-@click.argument("conversation_id")
-@click.option("--db", envvar="CONVO_DB")
+@click.argument("conversation_id", metavar="ID")
+@_db_option
 def show(conversation_id: str, db: str | None) -> None:
-    """Print a saved conversation."""
-    with _errors():
-        conv = convo.Conversation.load(conversation_id, store=_store(db))
-        click.echo(f"# {conv.id}  model {conv.model}")
+    """Print a saved conversation, system prompt included."""
+    with _errors(), convo.SQLStore(db) as store:
+        conv = convo.Conversation.load(conversation_id, store=store)
+        click.echo(f"# {conv.id}  model {conv.model}  {len(conv.history)} messages")
         for m in conv.messages:
-            label = m.role if not m.tool_calls else "assistant (tool calls)"
-            body = m.text or ", ".join(f"{c.name}({c.arguments})" for c in m.tool_calls or ())
-            click.echo(f"\n[{label}]\n{body}")
+            label: str = m.role
+            if m.tool_calls:
+                label = "assistant (tool calls)"
+            elif m.role == "tool" and m.name:
+                label = f"tool ({m.name})"
+            calls = ", ".join(
+                f"{c.function.name}({c.function.arguments})" for c in m.tool_calls or ()
+            )
+            click.echo(f"\n[{label}]\n{m.text or calls}")
 
 
 @cli.command("export")
-@click.argument("conversation_id")
-@click.option("--db", envvar="CONVO_DB")
+@click.argument("conversation_id", metavar="ID")
+@_db_option
 def export(conversation_id: str, db: str | None) -> None:
-    """Write a conversation as JSON on stdout."""
-    with _errors():
-        click.echo(json.dumps(_store(db).export(conversation_id), ensure_ascii=False, indent=2))
+    """Write a conversation as JSON on stdout (`convo import` reads it back)."""
+    with _errors(), convo.SQLStore(db) as store:
+        click.echo(json.dumps(store.export(conversation_id), ensure_ascii=False, indent=2))
 
 
 @cli.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--new-id", is_flag=True, help="Give the imported conversation a new id.")
-@click.option("--db", envvar="CONVO_DB")
+@_db_option
 def import_(file: Any, new_id: bool, db: str | None) -> None:
-    """Import a conversation exported as JSON (FILE or - for stdin)."""
+    """Import a conversation exported as JSON (FILE, or - for stdin); prints its id."""
     with _errors():
         try:
             data = json.load(file)
-        except json.JSONDecodeError as exc:
-            raise convo.InputError(f"{file.name}: not JSON ({exc})") from None
-        click.echo(_store(db).import_(data, new_id=new_id))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise convo.InputError(f"{file.name}: not a JSON export ({exc})") from None
+        with convo.SQLStore(db) as store:
+            click.echo(store.import_(data, new_id=new_id))
 
 
 @cli.command()
 def templates() -> None:
-    """List the templates that plugins provide."""
+    """List the templates that plugins provide, with their variables."""
     with _errors():
-        for name in plugins.templates().names():
-            click.echo(name)
+        owner = {t: p.name for p in plugins.plugins() for t in p.templates}
+        registry = plugins.templates()
+        for name in registry.names():
+            variables = ", ".join(sorted(registry.get(name).variables)) or "-"
+            click.echo(f"{name}  (plugin {owner.get(name, '?')}; variables: {variables})")
 
 
 @cli.command("plugins")
 def plugins_() -> None:
-    """List installed plugins, and any that failed to load."""
+    """List installed plugins, what each registered, and any that failed to load."""
     with _errors():
         for info in plugins.plugins():
-            status = f"  ERROR: {info.error}" if info.error else ""
-            click.echo(f"{info.name} {info.version or ''}  hooks: {', '.join(info.hooks)}{status}")
+            click.echo(f"{info.name} {info.version or ''}".rstrip())
+            rows = [
+                ("hooks", info.hooks),
+                ("models", info.models),
+                ("tools", info.tools),
+                ("templates", info.templates),
+            ]
+            for label, values in rows:
+                if values:
+                    click.echo(f"  {label}: {', '.join(values)}")
+            if info.error:
+                click.echo(f"  error: {_one_line(info.error)}")
 
 
 @cli.command("models")
 def models_() -> None:
-    """List known model names and aliases."""
+    """List the models that plugins serve, their aliases, and the default."""
     with _errors():
         default = models.default_model()
-        for name in models.model_names():
-            click.echo(f"{name}{'  (default)' if name == default else ''}")
+        aliases: dict[str, list[str]] = {}
+        for alias, target in sorted(models.aliases().items()):
+            aliases.setdefault(target, []).append(alias)
+        names = dict.fromkeys([*models.model_names(), *aliases, default])
+        for name in names:
+            entry = plugins.manager().resolve(name)
+            notes = [f"plugin {entry.plugin}" if entry else "no plugin serves it"]
+            if name in aliases:
+                notes.append(f"aliases: {', '.join(aliases[name])}")
+            if name == default:
+                notes.append("default")
+            click.echo(f"{name}  ({'; '.join(notes)})")
 
 
 def main() -> None:
+    """The ``convo`` console script: the commands above plus the plugins' ones."""
     plugins.register_commands(cli)
     cli(prog_name="convo")
+
+
+if __name__ == "__main__":
+    main()

@@ -32,7 +32,7 @@ from collections.abc import (
 )
 from typing import Any, Literal, Self
 
-from convo.budget import Strategy, budget_for, context_window
+from convo.budget import History, Strategy, budget_for, context_window
 from convo.errors import InputError, ParameterError
 from convo.messages import Message, MessageLike, to_messages
 from convo.params import check_params
@@ -103,7 +103,7 @@ class _Base:
         self._variables: dict[str, Any] = dict(variables or {})
         self._system = system
         self._pinned = self._render_system()
-        self._history: list[Message] = history
+        self._history = History(history)
         self._unsaved: list[Message] = list(history)  # the initial history, saved with turn 1
         self.context_window = context_window
         self.reserve_tokens = reserve_tokens

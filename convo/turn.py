@@ -17,9 +17,9 @@ import contextlib
 import logging
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
-from convo.budget import Strategy, Summarize, fit
+from convo.budget import History, Strategy, Summarize, fit
 from convo.errors import BudgetError, ParseError, ToolRoundsExceededError, TruncatedError
 from convo.messages import Message
 from convo.reply import Reply
@@ -27,7 +27,7 @@ from convo.request import Request
 from convo.structured import OutputSpec
 from convo.tokens import TokenCounter
 from convo.tools import PreparedCall, ToolRegistry, prepare
-from convo.wire import build_body
+from convo.wire import build_body, message_to_wire
 
 __all__ = ["CallModel", "RunTools", "TurnContext", "TurnResult", "build_request", "run_turn"]
 
@@ -90,31 +90,6 @@ class TurnContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Tail(Sequence[Message]):
-    """``history[start:]`` without copying: histories reach 100,000 messages."""
-
-    __slots__ = ("_seq", "_start")
-
-    def __init__(self, seq: Sequence[Message], start: int) -> None:
-        self._seq, self._start = seq, start
-
-    def __len__(self) -> int:
-        return len(self._seq) - self._start
-
-    @overload
-    def __getitem__(self, i: int) -> Message: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[Message]: ...
-    def __getitem__(self, i: int | slice) -> Message | Sequence[Message]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._seq[self._start + i]
-
-
 def _request_parts(ctx: TurnContext) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
     params = ctx.params
     tools = ctx.tools.schemas() if ctx.tools else ()
@@ -133,16 +108,30 @@ def build_request(
     pinned = ctx.pinned
     if ctx.output is not None and (note := ctx.output.instructions(ctx.output_mode)):
         pinned = (*pinned, Message.system(note))
-    history: Sequence[Message] = ctx.history
     summary = summary or ctx.summary
+    skip = 0
     if summary is not None:
         pinned = (*pinned, summary.message)
-        history = _Tail(history, summary.covers)
+        skip = summary.covers
     tools_tokens = ctx.counter.tools(tools, has_system=bool(pinned)) if tools else 0
     fitted = fit(
-        pinned, history, pending, counter=ctx.counter, budget=ctx.budget, tools_tokens=tools_tokens
+        pinned,
+        ctx.history,
+        pending,
+        counter=ctx.counter,
+        budget=ctx.budget,
+        tools_tokens=tools_tokens,
+        skip=skip,
     )
-    body = build_body(ctx.model, fitted.messages, params, tools, stream=ctx.stream)
+    wire = None
+    if isinstance(ctx.history, History):  # slice the kept history's cached dicts
+        start = skip + len(fitted.dropped)
+        wire = [
+            *map(message_to_wire, pinned),
+            *ctx.history.wire(start),
+            *map(message_to_wire, pending),
+        ]
+    body = build_body(ctx.model, fitted.messages, params, tools, stream=ctx.stream, wire=wire)
     return Request(
         model=ctx.model,
         messages=fitted.messages,

@@ -77,9 +77,16 @@ def build_body(
     tools: Sequence[Mapping[str, Any]] = (),
     *,
     stream: bool = False,
+    wire: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The request payload: model, messages, then every parameter unchanged."""
-    body: dict[str, Any] = {"model": model, "messages": [message_to_wire(m) for m in messages]}
+    """The request payload: model, messages, then every parameter unchanged.
+
+    ``wire``, if given, is ``messages`` already in the API's shape (see
+    :meth:`convo.budget.History.wire`).
+    """
+    if wire is None:
+        wire = [message_to_wire(m) for m in messages]
+    body: dict[str, Any] = {"model": model, "messages": wire}
     body.update(params)
     if tools:
         body["tools"] = list(tools)

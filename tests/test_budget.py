@@ -12,6 +12,7 @@ from convo.budget import (
     CONTEXT_WINDOWS,
     DEFAULT_CONTEXT_WINDOW,
     Fit,
+    History,
     KeepNewest,
     Strategy,
     Summarize,
@@ -383,3 +384,22 @@ def test_a_custom_summary_format() -> None:
             return Message.system("Earlier: " + text)
 
     assert Bullets().summary_message("x").text == "Earlier: x"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_conversations(), st.floats(0.0, 1.2), st.integers(0, 6))
+def test_indexed_history_fits_exactly_like_the_walk(conv: Any, fraction: float, skip: int) -> None:
+    pinned, history, pending, tools_tokens = conv
+    skip = min(skip, len(history))
+    fixed = COUNTER.messages([*pinned, *pending]) + tools_tokens
+    total = COUNTER.messages([*pinned, *history[skip:], *pending]) + tools_tokens
+    budget = fixed + int((total - fixed) * fraction)
+    indexed = History(history[: len(history) // 2])
+    indexed.sums(COUNTER)  # sums made early must be extended by later appends
+    indexed.extend(history[len(history) // 2 :])
+    args: dict[str, Any] = {"counter": COUNTER, "budget": budget, "tools_tokens": tools_tokens}
+    walked = fit(pinned, history, pending, skip=skip, **args)
+    fast = fit(pinned, indexed, pending, skip=skip, **args)
+    assert fast.messages == walked.messages
+    assert fast.prompt_tokens == walked.prompt_tokens
+    assert list(fast.dropped) == list(walked.dropped) == history[skip : skip + len(walked.dropped)]

@@ -93,6 +93,11 @@ class TokenCounter:
         self._tools: dict[str, int] = {}
         self._tools_lock = threading.Lock()
 
+    @property
+    def key(self) -> str:
+        """What the count of a message depends on: encoding and per-message constants."""
+        return self._key
+
     def __repr__(self) -> str:
         return f"TokenCounter({self.model!r}, encoding={self.encoding.name!r}, exact={self.exact})"
 

@@ -1,21 +1,32 @@
 """A third-party convo plugin, installed by the test run to exercise real discovery.
 
 Model ``fake-echo`` (alias ``echo``, prefix ``fake:``) answers with the last user
-message reversed; tool ``shout``; template ``fake-pirate``; command ``convo fake-hello``.
+message reversed, and shows what it was given, so tests can see it was used: the
+system prompt in brackets; when ``shout`` is offered, a call to it, then what it said.
+Tool ``shout``; template ``fake-pirate``; command ``convo fake-hello``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
-from convo import FunctionTransport, Request
+from convo import FunctionCall, FunctionTransport, Message, Request, ToolCall
 from convo.plugins import hookimpl
 
 
-def _reverse(request: Request) -> str:
-    return f"{request.model}: {request.messages[-1].text[::-1]}"
+def _reverse(request: Request) -> str | Message:
+    last = request.messages[-1]
+    if last.role == "tool":
+        return f"{request.model}: the tool said {last.text}"
+    if any(t["function"]["name"] == "shout" for t in request.tools):
+        call = FunctionCall(name="shout", arguments=json.dumps({"text": last.text}))
+        return Message.assistant(tool_calls=[ToolCall(id="call_shout", function=call)])
+    system = [m.text for m in request.messages if m.role == "system"]
+    said = f"[{system[0]}] " if system else ""
+    return f"{request.model}: {said}{last.text[::-1]}"
 
 
 def shout(text: str) -> str:
