@@ -13,6 +13,7 @@ and saves nothing of that turn (exit status 130). See docs/cli.md.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -430,6 +431,8 @@ def models_() -> None:
 
 def main() -> None:
     """The ``convo`` console script: the commands above plus the plugins' ones."""
+    # A plugin that fails to load is reported as one line, and the command goes on.
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
     plugins.register_commands(cli)
     cli(prog_name="convo")
 

@@ -79,6 +79,7 @@ class _Base:
         reserve_tokens: int | None = None,
         strategy: Strategy | None = None,
         max_tool_rounds: int = 10,
+        on_max_tool_rounds: Literal["raise", "answer"] = "raise",
         tool_errors: Literal["return", "raise"] = "return",
         tool_timeout: float | None = None,
         approve: Callable[..., Any] | None = None,
@@ -111,6 +112,7 @@ class _Base:
         if max_tool_rounds < 1:
             raise ParameterError("max_tool_rounds must be >= 1", param="max_tool_rounds")
         self.max_tool_rounds = max_tool_rounds
+        self.on_max_tool_rounds = on_max_tool_rounds
         self.tool_errors = tool_errors
         self.tool_timeout = tool_timeout
         self.approve = approve
@@ -194,6 +196,7 @@ class _Base:
             stream=stream,
             tools=tools or None,
             max_tool_rounds=self.max_tool_rounds,
+            on_max_tool_rounds=self.on_max_tool_rounds,
             tool_errors=self.tool_errors,
             output=spec,
             output_mode=mode,
@@ -280,6 +283,7 @@ class _Base:
             reserve_tokens=self.reserve_tokens,
             strategy=self.strategy,
             max_tool_rounds=self.max_tool_rounds,
+            on_max_tool_rounds=self.on_max_tool_rounds,
             tool_errors=self.tool_errors,
             tool_timeout=self.tool_timeout,
             approve=self.approve,

@@ -80,6 +80,7 @@ class TurnContext:
     stream: bool = False
     tools: ToolRegistry | None = None
     max_tool_rounds: int = 10
+    on_max_tool_rounds: Literal["raise", "answer"] = "raise"
     tool_errors: Literal["return", "raise"] = "return"
     output: OutputSpec | None = None
     output_mode: Literal["json_schema", "json_object", "tools"] = "json_schema"
@@ -213,6 +214,9 @@ def run_turn(ctx: TurnContext, new: Sequence[Message]) -> Generator[Effect, Any,
             pending.append(message)
             pending.extend((yield from _answer(ctx, message)))
             ctx = _after_tool_round(ctx)
+            if rounds == ctx.max_tool_rounds and ctx.on_max_tool_rounds == "answer":
+                # The last round is spent: ask for a final answer, with no more calls.
+                ctx = replace(ctx, params={**ctx.params, "tool_choice": "none"})
             continue
         if ctx.output is None:
             pending.append(message)

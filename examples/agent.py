@@ -41,13 +41,19 @@ def main() -> None:
         "Call a tool whenever it can answer part of the question.",
         model=default_model(),
         tools=[multiply, weather],
+        # After one round of tools, ask for the answer instead of more calls: small
+        # local models tend to call again; a larger model may be given more rounds.
+        max_tool_rounds=1,
+        on_max_tool_rounds="answer",
         temperature=0,
         max_tokens=300,
         on_tool_result=lambda call, message: print(
             f"  [tool] {call.tool.name}({call.arguments}) -> {message.text}"
         ),
     )
-    reply = conv.send(question)
+    # Small local models rarely choose a tool by themselves: ask for one in the first
+    # round ("required"); the rounds after it go back to "auto".
+    reply = conv.send(question, tool_choice="required")
     print(reply.text)
 
 

@@ -151,6 +151,17 @@ def test_max_tool_rounds() -> None:
     assert conv.messages == []
 
 
+def test_after_the_last_round_the_model_is_asked_to_answer() -> None:
+    fake = ScriptedTransport(
+        tool_calls(("lookup", {"city": "a"})), tool_calls(("lookup", {"city": "b"})), "final"
+    )
+    conv = Conversation(
+        model="m", transport=fake, tools=[lookup], max_tool_rounds=2, on_max_tool_rounds="answer"
+    )
+    assert conv.send("go").text == "final"
+    assert [r.body["tool_choice"] for r in fake.requests] == ["auto", "auto", "none"]
+
+
 def test_forced_tool_choice_returns_to_auto_after_a_round() -> None:
     fake = ScriptedTransport(tool_calls(("lookup", {"city": "x"})), "done")
     conv = Conversation(model="m", transport=fake, tools=[lookup])

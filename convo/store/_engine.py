@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from convo.errors import StoreBusyError, StoreError
+from convo.store._raw import execute
 
 __all__ = ["WRITE", "default_url", "make_engine", "retrying", "store_error"]
 
@@ -88,7 +89,9 @@ def _sqlite_engine(url: URL, busy_timeout: float, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         write = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # On the driver's cursor, like the hot statements: exec_driver_sql would cost
+        # more than the BEGIN itself (see _raw.py).
+        execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN", ())
 
     return engine
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine.default import DefaultDialect
 
 from convo.errors import (
     ConversationNotFoundError,
@@ -21,6 +22,7 @@ from convo.errors import (
 )
 from convo.messages import Message
 from convo.store import _codec as codec
+from convo.store._raw import Statement
 from convo.store.base import ConversationHeader
 from convo.store.models import (
     Base,
@@ -42,22 +44,84 @@ CONVERSATIONS, MESSAGES, SEGMENTS, TURNS, METADATA = (_table(r) for r in (C, M, 
 
 PREVIEW_LENGTH = 200
 
-# The statements of a turn, built once: building them per call cost more than running them.
-BUMP = (
+# The statements of a turn and of a load, compiled once per dialect and run on the
+# driver's cursor (see _raw.py): through Connection.execute each cost ~45 us, more than
+# SQLite takes to run it.
+_BUMP = (
     update(CONVERSATIONS)
     .where(C.id == bindparam("cid"), C.version == bindparam("expected"), ~C.deleted)
-    .values(version=C.version + 1, updated_at=bindparam("now"))
+    .values(version=C.version + 1, updated_at=bindparam("now", type_=C.updated_at.type))
 )
-TIP = select(C.message_count, C.head_id, C.preview).where(C.id == bindparam("cid"))
-ADVANCE = (
+# Where UPDATE ... RETURNING exists (SQLite, PostgreSQL) the version check also reads the
+# tip, saving a statement; MariaDB has no UPDATE ... RETURNING and reads it after.
+BUMP_RETURNING = Statement(_BUMP.returning(C.message_count, C.head_id))
+BUMP = Statement(_BUMP)
+TIP = Statement(select(C.message_count, C.head_id).where(C.id == bindparam("cid")))
+ADVANCE = Statement(
     update(CONVERSATIONS)
     .where(C.id == bindparam("cid"))
     .values(
-        message_count=bindparam("count"), head_id=bindparam("head"), preview=bindparam("preview")
+        message_count=bindparam("count"),
+        head_id=bindparam("head"),
+        # The first user message of the conversation; kept once set.
+        preview=func.coalesce(C.preview, bindparam("preview", type_=C.preview.type)),
     )
 )
-INSERT_MESSAGE = insert(MESSAGES)
-INSERT_TURN = insert(TURNS)
+_MESSAGE_KEYS = (
+    "conversation_id",
+    "seq",
+    "parent_id",
+    "created_at",
+    "role",
+    "text",
+    "parts",
+    "name",
+    "tool_calls",
+    "tool_call_id",
+    "refusal",
+    "tokens",
+)
+# The new row's id: the cursor's lastrowid where the driver reports it (one statement,
+# no result set), else RETURNING (PostgreSQL).
+INSERT_MESSAGE = Statement(insert(MESSAGES), column_keys=_MESSAGE_KEYS)
+INSERT_MESSAGE_RETURNING = Statement(insert(MESSAGES).returning(M.id), column_keys=_MESSAGE_KEYS)
+INSERT_TURN = Statement(
+    insert(TURNS),
+    column_keys=[c.key for c in TURNS.columns if c.key != "id"],
+)
+
+
+class ConversationTuple(NamedTuple):
+    """A conversation row, read on the raw path; attribute access like a Row."""
+
+    id: str
+    model: str | None
+    system: str | None
+    template_name: str | None
+    template_hash: str | None
+    template_source: str | None
+    variables: str
+    params: str
+    title: str | None
+    metadata_json: str
+    forked_from: str | None
+    version: int
+    message_count: int
+    head_id: int | None
+    preview: str | None
+    deleted: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+_CONVERSATION = select(*(CONVERSATIONS.c[f] for f in ConversationTuple._fields)).where(
+    C.id == bindparam("cid"), ~C.deleted
+)
+CONVERSATION = Statement(_CONVERSATION)
+CONVERSATION_LOCKED = Statement(_CONVERSATION.with_for_update())
+SEGMENTS_OF = Statement(
+    select(S.source_id, S.lo, S.hi).where(S.conversation_id == bindparam("cid")).order_by(S.lo)
+)
 
 HEADER_FIELDS = frozenset(
     {
@@ -82,6 +146,13 @@ MESSAGE_COLUMNS = (
     M.tool_call_id,
     M.refusal,
     M.tokens,
+)
+MESSAGE_RANGE = Statement(
+    select(*MESSAGE_COLUMNS)
+    .where(
+        M.conversation_id == bindparam("source"), M.seq >= bindparam("lo"), M.seq < bindparam("hi")
+    )
+    .order_by(M.seq)
 )
 
 
@@ -169,55 +240,59 @@ def insert_messages(
     parent: int | None,
     now: datetime,
 ) -> int | None:
+    """Insert the messages one statement each (each needs the previous one's id as its
+    parent); returns the last one's id.
+    """
+    by_lastrowid = cast(DefaultDialect, s.dialect).postfetch_lastrowid
+    statement = INSERT_MESSAGE if by_lastrowid else INSERT_MESSAGE_RETURNING
     for offset, message in enumerate(batch):
-        inserted = s.execute(
-            INSERT_MESSAGE,
-            {
-                "conversation_id": cid,
-                "seq": first_seq + offset,
-                "parent_id": parent,
-                "created_at": now,
-                **codec.message_to_columns(message),
-            },
-        )
-        key = inserted.inserted_primary_key
-        assert key is not None  # a single-row INSERT always reports its key
-        parent = key[0]  # the next message's parent
+        columns = codec.message_to_columns(message)
+        columns["conversation_id"] = cid
+        columns["seq"] = first_seq + offset
+        columns["parent_id"] = parent
+        columns["created_at"] = now
+        cursor = statement.run(s, columns)
+        parent = cursor.lastrowid if by_lastrowid else cursor.fetchone()[0]
     return parent
 
 
-def row(s: Connection, cid: str, *, lock: bool = False) -> Row[Any]:
-    query = select(CONVERSATIONS).where(C.id == cid, ~C.deleted)
-    if lock:
-        query = query.with_for_update()
-    row = s.execute(query).first()
-    if row is None:
+def advance(s: Connection, cid: str, expected: int, now: datetime) -> tuple[int, int | None]:
+    """The version check of a turn: bump the version if it is ``expected``; returns the
+    conversation's message count and head. Raises the conflict when it is not.
+    """
+    params = {"cid": cid, "expected": expected, "now": now}
+    if s.dialect.update_returning:
+        tip = BUMP_RETURNING.run(s, params).fetchone()
+    else:
+        tip = TIP.run(s, params).fetchone() if BUMP.run(s, params).rowcount == 1 else None
+    if tip is None:
+        raise conflict(s, cid, expected)
+    return tip[0], tip[1]
+
+
+def row(s: Connection, cid: str, *, lock: bool = False) -> ConversationTuple:
+    statement = CONVERSATION_LOCKED if lock else CONVERSATION
+    rows = statement.rows(s, {"cid": cid})
+    if not rows:
         raise ConversationNotFoundError(cid)
-    return row
+    return ConversationTuple(*rows[0])
 
 
 def messages(s: Connection, cid: str, start: int, end: int) -> list[Message]:
     """Messages with ``start <= seq < end``, gathered from the conversation's segments."""
-    segments = s.execute(
-        select(S.source_id, S.lo, S.hi).where(S.conversation_id == cid).order_by(S.lo)
-    ).all()
     out: list[Message] = []
-    for source, lo, hi in segments:
+    for source, lo, hi in SEGMENTS_OF.rows(s, {"cid": cid}):
         lo, hi = max(lo, start), end if hi is None else min(hi, end)
         if lo >= hi:
             continue
-        rows = s.execute(
-            select(*MESSAGE_COLUMNS)
-            .where(M.conversation_id == source, M.seq >= lo, M.seq < hi)
-            .order_by(M.seq)
-        ).all()
+        rows = MESSAGE_RANGE.rows(s, {"source": source, "lo": lo, "hi": hi})
         if len(rows) != hi - lo:
             raise CorruptRowError(
                 f"expected {hi - lo} messages with seq in [{lo}, {hi}), found {len(rows)}",
                 table="convo_messages",
                 row_id=source,
             )
-        out.extend(codec.message_from_row(r) for r in rows)
+        out.extend(codec.messages_from_rows(rows))
     return out
 
 

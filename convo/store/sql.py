@@ -139,37 +139,35 @@ class SQLStore:
         creating = create is not None and expected_version == 0
 
         def write(s: Connection) -> int:
+            # Four statements for a two-message turn on SQLite and PostgreSQL: the
+            # version check (which also reads the tip), the messages, the turn row, and
+            # the conversation's new count, head and preview.
             now = ops.now()
             if creating:
                 assert create is not None
                 if ops.exists(s, conversation_id):
                     raise ops.conflict(s, conversation_id, expected_version)
                 ops.insert_conversation(s, create, now, version=1)
-                count, head, preview, version = 0, None, None, 1
+                count, head, version = 0, None, 1
             else:
-                bumped = s.execute(
-                    ops.BUMP, {"cid": conversation_id, "expected": expected_version, "now": now}
-                )
-                if bumped.rowcount == 0:
-                    raise ops.conflict(s, conversation_id, expected_version)
-                count, head, preview = s.execute(ops.TIP, {"cid": conversation_id}).one()
+                count, head = ops.advance(s, conversation_id, expected_version, now)
                 version = expected_version + 1
             head = ops.insert_messages(s, conversation_id, batch, count, head, now)
-            s.execute(
-                ops.INSERT_TURN,
+            turn = codec.turn_columns(meta)
+            turn["conversation_id"] = conversation_id
+            turn["version"] = version
+            turn["first_seq"] = count
+            turn["n_messages"] = len(batch)
+            turn["created_at"] = now
+            ops.INSERT_TURN.run(s, turn)
+            ops.ADVANCE.run(
+                s,
                 {
-                    "conversation_id": conversation_id,
-                    "version": version,
-                    "first_seq": count,
-                    "n_messages": len(batch),
-                    "created_at": now,
-                    **codec.turn_columns(meta),
+                    "cid": conversation_id,
+                    "count": count + len(batch),
+                    "head": head,
+                    "preview": ops.preview(batch),
                 },
-            )
-            tip = {"cid": conversation_id, "count": count + len(batch), "head": head}
-            s.execute(
-                ops.ADVANCE,
-                {**tip, "preview": ops.preview(batch) if preview is None else preview},
             )
             return version
 

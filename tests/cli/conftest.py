@@ -76,14 +76,19 @@ def server() -> Iterator[ChatServer]:
 
 
 @pytest.fixture
-def subprocess_env(tmp_path: Path, db_url: str, fake_plugin_site: Path) -> dict[str, str]:
-    """The environment of a ``convo`` subprocess: private store and config, the fake plugin."""
+def subprocess_env(tmp_path: Path, db_url: str) -> dict[str, str]:
+    """The environment of a ``convo`` subprocess: its own store and (empty) config."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CONVO_"))}
     env.update(
         CONVO_DB=db_url,
         CONVO_CONFIG_DIR=str(tmp_path / "config"),
-        PYTHONPATH=str(fake_plugin_site),
         NO_PROXY="*",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+def plugin_env(subprocess_env: dict[str, str], fake_plugin_site: Path) -> dict[str, str]:
+    """:func:`subprocess_env` with the installed fake plugin on ``PYTHONPATH``."""
+    return {**subprocess_env, "PYTHONPATH": str(fake_plugin_site)}
