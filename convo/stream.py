@@ -92,10 +92,18 @@ class Stream(Generic[T]):
             self.reply = stop.value
 
     def __iter__(self) -> Iterator[T]:
-        for event in self.events():
-            value = _public(event, self._structured)
-            if value is not None:
-                yield value
+        # The loop of events(), inlined: one generator less per delta on the hot path.
+        events, structured = self._events, self._structured
+        try:
+            while True:
+                event = next(events)
+                if structured:
+                    if isinstance(event, PartialOutput):
+                        yield event.value
+                elif type(event) is TextDelta:
+                    yield event.text  # type: ignore[misc]
+        except StopIteration as stop:
+            self.reply = stop.value
 
     def close(self) -> None:
         """Stop the turn: the response is closed and nothing is added to the history."""

@@ -261,7 +261,9 @@ class ChunkDecoder:
         return out
 
     def _chunk(self, event: ServerSentEvent) -> Chunk | None:
-        data = event.data.strip()
+        data = event.data
+        if data[:1].isspace() or data[-1:].isspace():  # rare: copy only when needed
+            data = data.strip()
         if event.event == "error":
             raise self._stream_error(data)
         if event.event != "message" or not data:
@@ -282,9 +284,13 @@ class ChunkDecoder:
         if chunk.get("error") is not None:
             raise self._stream_error(data)
         for choice in chunk.get("choices") or ():
-            index = choice.get("index", 0) if isinstance(choice, Mapping) else 0
-            finished = isinstance(choice, Mapping) and bool(choice.get("finish_reason"))
-            self._finished[index] = self._finished.get(index, False) or finished
+            if type(choice) is not dict:  # JSON objects are dicts; an ABC check costs more
+                continue
+            index = choice.get("index", 0)
+            if choice.get("finish_reason"):
+                self._finished[index] = True
+            else:
+                self._finished.setdefault(index, False)
         return chunk
 
     def _stream_error(self, data: str) -> StreamError:
