@@ -17,8 +17,10 @@ import time
 from collections.abc import Callable
 
 import httpx2._sse as httpx2_sse
-from httpx_sse._decoders import SSEDecoder as HttpxSSEEventDecoder
-from httpx_sse._decoders import SSELineDecoder as HttpxSSELineDecoder
+from httpx_sse._decoders import (
+    SSEDecoder as HttpxSSEEventDecoder,
+    SSELineDecoder as HttpxSSELineDecoder,
+)
 
 from convo.transports.sse import SSEDecoder
 

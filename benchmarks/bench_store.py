@@ -5,9 +5,11 @@
 Work measured (medians over rounds, each on a fresh database file):
 
 * append: one turn (user + assistant) per commit, with the version check, the turn row
-  and the conversation update. The floor runs the same statements through sqlite3.
+  and the conversation update. The floor runs the same statements through sqlite3, on
+  the store's schema, with the store's durability settings.
 * load: a 10,000-message conversation, whole and its last 100 messages. Two floors:
-  fetching the rows, and fetching them plus building the same ``Message`` values.
+  fetching the same rows with the same queries, and that plus building ``Message``
+  values the plain way (``Message.model_validate`` and ``json.loads``).
 * async append: AsyncSQLStore (a worker-thread hop per call) against the sync store.
 """
 
@@ -23,21 +25,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 from convo.messages import Message
 from convo.store import AsyncSQLStore, ConversationHeader, SQLStore, TurnMeta
-
-FLOOR_SCHEMA = """
-CREATE TABLE c (id TEXT PRIMARY KEY, version INT, message_count INT, head_id INT,
-                updated_at TEXT);
-CREATE TABLE m (id INTEGER PRIMARY KEY, conversation_id TEXT, seq INT, parent_id INT,
-                role TEXT, text TEXT, tokens TEXT, created_at TEXT,
-                UNIQUE (conversation_id, seq));
-CREATE TABLE t (id INTEGER PRIMARY KEY, conversation_id TEXT, version INT, first_seq INT,
-                n INT, usage TEXT, created_at TEXT);
-"""
 
 
 def _turn(n: int) -> list[Message]:
@@ -48,61 +41,89 @@ def _turn(n: int) -> list[Message]:
 
 
 class Floor:
-    """Raw sqlite3 in WAL mode doing what the store does for a turn and a load."""
+    """Raw sqlite3 doing by hand what the store does, on the store's own schema (the
+    same tables and indexes, made by its migrations) with the store's settings: WAL,
+    synchronous=NORMAL, foreign keys on, BEGIN IMMEDIATE for writes. The statements are
+    the ones the store runs for a turn and a load; what is left is the store's overhead.
+    """
 
     def __init__(self, path: Path):
+        with SQLStore(f"sqlite:///{path}") as store:
+            store.latest()  # the first use creates the schema
         self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # as the store sets it: a fair floor
-        self.db.executescript(FLOOR_SCHEMA)
-        self.db.execute("INSERT INTO c VALUES ('c', 0, 0, NULL, '')")
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            self.db.execute(f"PRAGMA {pragma}")
+        now = _now()
+        self.db.execute(
+            "INSERT INTO convo_conversations (id, variables, params, metadata_json, version,"
+            " message_count, deleted, created_at, updated_at)"
+            " VALUES ('c', '{}', '{}', '{}', 0, 0, 0, ?, ?)",
+            (now, now),
+        )
+        self.db.execute("INSERT INTO convo_segments VALUES ('c', 'c', 0, NULL)")
 
     def append(self, version: int, messages: list[Message]) -> int:
         db = self.db
-        now = time.strftime("%Y-%m-%d %H:%M:%S")
+        now = _now()
         db.execute("BEGIN IMMEDIATE")
-        cur = db.execute(
-            "UPDATE c SET version = version + 1, updated_at = ? WHERE id = 'c' AND version = ?",
+        count, head = db.execute(
+            "UPDATE convo_conversations SET version = version + 1, updated_at = ?"
+            " WHERE id = 'c' AND version = ? AND NOT deleted RETURNING message_count, head_id",
             (now, version),
-        )
-        assert cur.rowcount == 1
-        count, head = db.execute("SELECT message_count, head_id FROM c WHERE id = 'c'").fetchone()
+        ).fetchone()
         for i, m in enumerate(messages):
             head = db.execute(
-                "INSERT INTO m (conversation_id, seq, parent_id, role, text, tokens, created_at)"
-                " VALUES ('c', ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO convo_messages (conversation_id, seq, parent_id, role, text, parts,"
+                " name, tool_calls, tool_call_id, refusal, tokens, created_at)"
+                " VALUES ('c', ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?)",
                 (count + i, head, m.role, m.content, json.dumps(m._tokens), now),
             ).lastrowid
         db.execute(
-            "INSERT INTO t (conversation_id, version, first_seq, n, usage, created_at)"
-            " VALUES ('c', ?, ?, ?, '{}', ?)",
+            "INSERT INTO convo_turns (conversation_id, version, first_seq, n_messages, usage,"
+            " prompt_tokens, completion_tokens, total_tokens, model, params, finish_reason,"
+            " latency_ms, template_name, template_hash, created_at)"
+            " VALUES ('c', ?, ?, ?, NULL, 0, 0, 0, NULL, '{}', NULL, NULL, NULL, NULL, ?)",
             (version + 1, count, len(messages), now),
         )
         db.execute(
-            "UPDATE c SET message_count = ?, head_id = ? WHERE id = 'c'",
-            (count + len(messages), head),
+            "UPDATE convo_conversations SET message_count = ?, head_id = ?,"
+            " preview = coalesce(preview, ?) WHERE id = 'c'",
+            (count + len(messages), head, messages[0].text[:200]),
         )
         db.execute("COMMIT")
         return version + 1
 
     def rows(self, tail: int | None = None) -> list[tuple[object, ...]]:
-        start = 0
-        if tail is not None:
-            (count,) = self.db.execute("SELECT message_count FROM c WHERE id = 'c'").fetchone()
-            start = max(0, count - tail)
-        return self.db.execute(
-            "SELECT id, role, text, tokens FROM m WHERE conversation_id = 'c' AND seq >= ?"
+        """The store's three reads: the conversation, its segments, the message range."""
+        db = self.db
+        db.execute("BEGIN")
+        (count,) = db.execute(
+            "SELECT message_count FROM convo_conversations WHERE id = 'c' AND NOT deleted"
+        ).fetchone()
+        start = 0 if tail is None else max(0, count - tail)
+        db.execute("SELECT source_id, lo, hi FROM convo_segments WHERE conversation_id = 'c'")
+        rows = db.execute(
+            "SELECT id, role, text, parts, name, tool_calls, tool_call_id, refusal, tokens"
+            " FROM convo_messages WHERE conversation_id = 'c' AND seq >= ? AND seq < ?"
             " ORDER BY seq",
-            (start,),
+            (start, count),
         ).fetchall()
+        db.execute("COMMIT")
+        return rows
 
     def messages(self, tail: int | None = None) -> list[Message]:
+        """The rows as validated ``Message`` values, the plain way (pydantic + json)."""
         out = []
-        for _id, role, text, tokens in self.rows(tail):
+        for _id, role, text, _parts, _name, _calls, _call_id, _refusal, tokens in self.rows(tail):
             m = Message.model_validate({"role": role, "content": text})
             m._tokens.update(json.loads(str(tokens)))
             out.append(m)
         return out
+
+
+def _now() -> str:
+    # As SQLAlchemy stores a DateTime in SQLite.
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
 
 
 def _time(fn: Callable[[], object]) -> float:

@@ -112,11 +112,15 @@ def execute(conn: Connection, sql: str, args: Any) -> Any:
     dbapi_connection = conn.connection.dbapi_connection
     assert dbapi_connection is not None  # an open Connection always holds one
     cursor = dbapi_connection.cursor()
+    # The same listener protocol and test as Connection.execute: a listener may rewrite
+    # the statement (retval=True); plain listeners are wrapped to return their input.
+    # The flags are what SQLAlchemy itself checks; asking the joined listener collections
+    # instead costs ~8 us a statement.
+    listening = conn._has_events or conn.engine._has_events
     dispatch = conn.dispatch
-    # The same listener protocol as Connection.execute: a listener may rewrite the
-    # statement (retval=True); plain listeners are wrapped to return their input.
-    for before in dispatch.before_cursor_execute:
-        sql, args = before(conn, cursor, sql, args, None, False)
+    if listening:
+        for before in dispatch.before_cursor_execute:
+            sql, args = before(conn, cursor, sql, args, None, False)
     if conn.engine.echo:
         conn.engine.logger.info(sql)
     try:
@@ -133,6 +137,7 @@ def execute(conn: Connection, sql: str, args: Any) -> Any:
             connection_invalidated=gone,
             dialect=conn.dialect,
         ) from exc
-    for after in dispatch.after_cursor_execute:
-        after(conn, cursor, sql, args, None, False)
+    if listening:
+        for after in dispatch.after_cursor_execute:
+            after(conn, cursor, sql, args, None, False)
     return cursor

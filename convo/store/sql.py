@@ -249,7 +249,10 @@ class SQLStore:
             if start > 0:
                 while messages and messages[0].role == "tool":
                     messages.pop(0)
-            return StoredConversation(
+            # Every field is already a built value; validating would rerun each
+            # message's validator (pydantic calls "after" validators on instances too),
+            # ~2 us a message.
+            return StoredConversation.model_construct(
                 header=codec.header_from_row(row),
                 messages=messages,
                 version=row.version,

@@ -69,6 +69,19 @@ def test_ask_continue_and_cid_extend_the_right_conversation(run: Convo, store: S
     assert len(store.list()) == 2
 
 
+def test_model_can_change_when_continuing(run: Convo, store: SQLStore) -> None:
+    run("ask", "-m", "echo", "one")
+    assert run("ask", "-c", "-m", "fake:other", "two").stdout == "fake:other: owt\n"
+    cid = store.latest()
+    assert cid is not None
+    assert [t for _, t in _messages(store, cid)] == [
+        "one",
+        "fake-echo: eno",
+        "two",
+        "fake:other: owt",
+    ]
+
+
 def test_system_prompt_reaches_the_model_and_is_stored(run: Convo, store: SQLStore) -> None:
     result = run("ask", "-m", "echo", "--system", "Be brief.", "hi")
     assert result.stdout == "fake-echo: [Be brief.] ih\n"

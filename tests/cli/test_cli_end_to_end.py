@@ -88,26 +88,27 @@ def test_ctrl_c_mid_reply_stops_and_saves_nothing(
         before = store.export(cid)
 
     server.script(_slow_words(200, 0.05))
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [*convo_cmd(), "ask", "-c", "second"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
-    )
-    out = _Output(proc.stdout)
-    try:
-        assert out.wait_for("w2 "), "the reply never started streaming"
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(30)
-    finally:
-        proc.kill()
-        proc.wait()
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    ) as proc:
+        out = _Output(proc.stdout)
+        try:
+            assert out.wait_for("w2 "), "the reply never started streaming"
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(30)
+        finally:
+            proc.kill()
+            proc.wait()
+        stderr = proc.stderr.read().decode() if proc.stderr else ""
+        printed = out.join()
     assert code == 130
     assert stderr.strip() == INTERRUPTED
     assert "Traceback" not in stderr
-    assert "w199" not in out.join()
+    assert "w199" not in printed
     assert server.wait_idle(), "the HTTP response was left open"
     with SQLStore(db_url) as store:
         assert store.export(cid) == before
