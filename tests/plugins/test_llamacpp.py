@@ -95,7 +95,8 @@ def test_parts_are_joined_in_order_and_verified(
     model = _parts(tmp_path, monkeypatch, [b"GGUF" * 1000, b"middle", b"end" * 7])
     path = default_model_path(model, tmp_path / "cache")
     assert path.read_bytes() == b"GGUF" * 1000 + b"middle" + b"end" * 7
-    assert [p.name for p in path.parent.iterdir()] == ["m.gguf"]  # no temporary left
+    # no temporary left; the stamp records what was verified
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m.gguf", "m.gguf.verified"]
 
 
 def test_a_hash_mismatch_is_an_error_and_nothing_is_kept(
@@ -113,6 +114,25 @@ def test_a_corrupt_cached_file_is_replaced(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "m.gguf").write_bytes(b"abcdeX")
     assert default_model_path(model, tmp_path / "cache").read_bytes() == b"abcdef"
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convo_llamacpp import weights
+
+    model = _parts(tmp_path, monkeypatch, [b"abc", b"def"])
+    path = default_model_path(model, tmp_path / "cache")
+    hashed: list[Path] = []
+    real = weights.verify
+    monkeypatch.setattr(weights, "verify", lambda p, *a: (hashed.append(p), real(p, *a)))
+    weights._verified.clear()  # as in a new process
+    assert default_model_path(model, tmp_path / "cache") == path
+    assert hashed == []  # the stamp matched
+    weights._verified.clear()
+    path.write_bytes(b"abcdeX")  # tampered: the stamp no longer matches
+    assert default_model_path(model, tmp_path / "cache").read_bytes() == b"abcdef"
+    assert hashed  # so it was hashed, found wrong, and rebuilt
 
 
 def test_a_missing_part_package_is_named(tmp_path: Path) -> None:

@@ -90,17 +90,38 @@ def _assemble(model: GGUFFile, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _stamp(path: Path, sha256: str) -> str:
+    st = path.stat()
+    return f"{sha256} {st.st_size} {st.st_mtime_ns} {st.st_ino}\n"
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _already_verified(path: Path, sha256: str) -> bool:
+    # Hashing 491 MB takes about 1.8 s, paid by every `convo` command that starts the
+    # model. A stamp beside the file records the hash together with the file's size,
+    # mtime and inode when it was last verified; any change to the file voids it.
+    try:
+        return _stamp_path(path).read_text() == _stamp(path, sha256)
+    except OSError:
+        return False
+
+
 def default_model_path(model: GGUFFile = DEFAULT_MODEL, cache_dir: Path | None = None) -> Path:
     """The verified default GGUF file, assembled into the cache on first use.
 
-    A cached file is re-hashed once per process before it is trusted; one that fails
-    the check is deleted and assembled again. If the parts themselves do not add up
+    A cached file is hashed before it is first trusted, and again whenever it changed
+    since (size, mtime or inode differ from the stamp written after the last check);
+    one that fails the check is deleted and assembled again. If the parts themselves do not add up
     to the expected file, :class:`~convo.PluginError` says so and nothing is kept.
     """
     directory = cache_dir or Path(platformdirs.user_cache_dir("convo")) / "models"
     target = directory / model.filename
     with _lock:
-        if target in _verified:
+        if target in _verified or _already_verified(target, model.sha256):
+            _verified.add(target)
             return target
         try:
             verify(target, model.size, model.sha256)
@@ -109,5 +130,6 @@ def default_model_path(model: GGUFFile = DEFAULT_MODEL, cache_dir: Path | None =
         except PluginError:
             target.unlink()
             _assemble(model, target)
+        _stamp_path(target).write_text(_stamp(target, model.sha256))
         _verified.add(target)
         return target
