@@ -122,3 +122,22 @@ async def test_async_conversation_with_sync_store(store: SQLStore) -> None:
     await conv.send("2")
     again = await AsyncConversation.load(conv.id, store=store)
     assert again.messages == conv.messages
+
+
+async def test_async_conversation_with_async_store(db_url: str) -> None:
+    from convo import AsyncSQLStore
+
+    store = AsyncSQLStore(db_url)
+    try:
+        conv = AsyncConversation(model="m", transport=ScriptedTransport("a", "b"), store=store)
+        await conv.send("1")
+        other = await conv.fork()
+        await other.send("2")
+        again = await AsyncConversation.load(other.id, store=store)
+        assert [m.text for m in again.messages] == ["1", "a", "2", "b"]
+        assert [m.text for m in (await AsyncConversation.load(conv.id, store=store)).messages] == [
+            "1",
+            "a",
+        ]
+    finally:
+        await store.close()
