@@ -62,6 +62,18 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk``; return the events it completed, in order."""
+        if (
+            # The common case on the wire, one whole `data: ...` event per read, decoded
+            # without the line machinery (a third of the cost of a streamed chunk).
+            chunk[-2:] == b"\n\n"
+            and chunk[:5] == b"data:"
+            and self._started
+            and not (self._partial or self._data or self._event or self._skip_lf)
+            and chunk.find(b"\n") == len(chunk) - 2
+            and b"\r" not in chunk
+        ):
+            value = chunk[6:-2] if chunk[5:6] == b" " else chunk[5:-2]
+            return [ServerSentEvent("message", self._decode(value), self._id, self._retry)]
         if self._skip_lf and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._skip_lf = False

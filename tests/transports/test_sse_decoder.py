@@ -99,3 +99,17 @@ def test_a_10_mb_event_in_small_chunks_is_linear() -> None:
     for i in range(0, len(raw), step):
         events.extend(d.feed(raw[i : i + step]))
     assert [len(e.data) for e in events] == [len(body)]
+
+
+def test_whole_data_events_take_the_fast_path_without_losing_state() -> None:
+    d = SSEDecoder()
+    assert [e.data for e in d.feed(b"data: first\n\n")] == ["first"]
+    assert [e.data for e in d.feed(b'data: {"a": 1}\n\n')] == ['{"a": 1}']
+    assert d.feed(b"event: error\nid: 7\n") == []  # an event name waiting for its data
+    (event,) = d.feed(b"data: boom\n\n")
+    assert (event.event, event.data, event.id) == ("error", "boom", "7")
+    (event,) = d.feed(b"data:no-space\n\n")
+    assert (event.event, event.data, event.id) == ("message", "no-space", "7")
+    assert [e.data for e in d.feed(b"data: a\ndata: b\n\n")] == ["a\nb"]
+    with pytest.raises(ProtocolError):
+        d.feed(b"data: \xff\n\n")
