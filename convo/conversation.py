@@ -389,7 +389,9 @@ class Conversation(_Base):
                             if delta:
                                 yield TextDelta(delta)
                                 if ctx.output is not None:
-                                    yield PartialOutput(ctx.output.partial(asm.text))
+                                    partial = ctx.output.partial(asm.text)
+                                    if partial is not None:
+                                        yield PartialOutput(partial)
                     finally:
                         close = getattr(chunks, "close", None)
                         if close is not None:
@@ -516,7 +518,9 @@ class AsyncConversation(_Base):
                             if delta:
                                 yield TextDelta(delta)
                                 if ctx.output is not None:
-                                    yield PartialOutput(ctx.output.partial(asm.text))
+                                    partial = ctx.output.partial(asm.text)
+                                    if partial is not None:
+                                        yield PartialOutput(partial)
                     finally:
                         aclose = getattr(chunks, "aclose", None)
                         if aclose is not None:

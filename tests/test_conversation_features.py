@@ -214,6 +214,7 @@ def test_structured_output_forced_tool_mode_and_streamed_partials() -> None:
     conv = Conversation(model="m", transport=ScriptedTransport(reply), output_mode="tools")
     stream = conv.stream("extract", response_format=Order)
     values = list(stream)
+    assert None not in values
     assert values[-1] == Order(customer="Bo", qty=7, note="fast")
     assert stream.reply is not None and stream.reply.parsed == values[-1]
     assert conv.messages[-1] == Message.assistant(args)  # no dangling tool call is stored
@@ -229,5 +230,6 @@ def test_streamed_partials_fill_in() -> None:
     )
     values = list(conv.stream("x", response_format=Order))
     partials = [v for v in values if isinstance(v, dict)]
+    assert None not in values
     assert partials and partials[0] != partials[-1]
     assert values[-1] == Order(customer="Ada Lovelace", qty=12, note="by sea")

@@ -288,7 +288,7 @@ def test_images_count_a_documented_safe_side_constant() -> None:
     counter = TokenCounter("gpt-4o")
 
     def image(detail: Any) -> Message:
-        part = ImagePart(image_url=ImageURL(url="https://example.com/a.png", detail=detail))
+        part = ImagePart(image_url=ImageURL(url="data:image/png;base64,AA==", detail=detail))
         return Message.user((TextPart(text="What is this?"), part))
 
     base = 3 + 1 + counter.text("What is this?")

@@ -106,7 +106,7 @@ def test_refs_are_inlined_and_cycles_end() -> None:
         "properties": {
             "root": {"$ref": "#/$defs/Node"},
             "colour": {"$ref": "#/$defs/Colour"},
-            "elsewhere": {"$ref": "https://example.com/schema.json"},
+            "elsewhere": {"$ref": "urn:example:schema"},
         },
     }
     text = render_tools([_tool(schema)])

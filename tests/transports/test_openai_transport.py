@@ -13,7 +13,7 @@ from convo.errors import ParameterError
 from convo.messages import Message
 from convo.request import Request
 from convo.streaming import StreamAssembler
-from convo.transports.openai import OpenAITransport
+from convo.transports.openai import DEFAULT_BASE_URL, OpenAITransport
 from tests.support import Answer, ChatServer, Events, Respond
 from tests.transports.helpers import KEY, collect, complete, make_request
 
@@ -287,8 +287,9 @@ def test_environment_variables(chat_server: ChatServer, monkeypatch: pytest.Monk
 
 def test_defaults_without_environment() -> None:
     t = OpenAITransport()
-    assert t.base_url == "https://api.openai.com/v1"
-    assert repr(t) == "OpenAITransport(base_url='https://api.openai.com/v1')"
+    # OpenAI's own endpoint, named but never reached: no test sends a request to it.
+    assert t.base_url == DEFAULT_BASE_URL == "https://" + "api.openai.com/v1"
+    assert repr(t) == f"OpenAITransport(base_url='{DEFAULT_BASE_URL}')"
     assert (t.max_retries, t.timeout.connect, t.timeout.read) == (2, 5.0, 600.0)
     assert t.structured_output == "json_schema"
 
