@@ -55,6 +55,7 @@ from convo.tokens import counter_for
 from convo.tools import ToolRegistry, arun_all, as_registry, run_all
 from convo.transports.base import Transport
 from convo.turn import CallModel, RunTools, Summary, TurnContext, TurnResult, run_turn
+from convo.wire import message_to_wire
 
 __all__ = ["AsyncConversation", "Conversation"]
 
@@ -307,6 +308,27 @@ def _default_model() -> str:
     return default_model()
 
 
+# The Summarize strategy's summary is derived data, kept in the header's metadata under
+# this key so that a reloaded conversation does not pay for it again. It is written
+# after the turn's own transaction: lost to a crash, it is only made again.
+_SUMMARY_KEY = "convo.summary"
+
+
+def _summary_metadata(metadata: Mapping[str, Any], summary: Summary) -> dict[str, Any]:
+    saved = {"message": message_to_wire(summary.message), "covers": summary.covers}
+    return {**metadata, _SUMMARY_KEY: saved}
+
+
+def _summary_from(metadata: Mapping[str, Any]) -> Summary | None:
+    saved = metadata.get(_SUMMARY_KEY)
+    if not isinstance(saved, Mapping):
+        return None
+    try:
+        return Summary(to_messages([saved["message"]])[0], int(saved["covers"]))
+    except (KeyError, TypeError, ValueError):
+        return None  # a damaged cache: the summary is simply made again
+
+
 def _load_kwargs(stored: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     header = stored.header
     system: str | Template | None = header.system
@@ -319,7 +341,7 @@ def _load_kwargs(stored: Any, overrides: dict[str, Any]) -> dict[str, Any]:
         variables=header.variables,
         id=header.id,
         title=header.title,
-        metadata=header.metadata,
+        metadata={k: v for k, v in header.metadata.items() if k != _SUMMARY_KEY},
         **header.params,
     )
     kwargs.update(overrides)
@@ -425,6 +447,9 @@ class Conversation(_Base):
                 self._meta(result, ctx, started),
                 create=self._header() if self._version == 0 else None,
             )
+            if result.summary is not None:
+                metadata = _summary_metadata(self.metadata, result.summary)
+                self.store.update_header(self.id, metadata=metadata)
         self._apply(result, version)
 
     def fork(self, at: int | None = None) -> Conversation:
@@ -448,6 +473,7 @@ class Conversation(_Base):
         conv = cls(**_load_kwargs(stored, {"transport": transport, "store": store, **overrides}))
         conv._unsaved.clear()
         conv._version = stored.version
+        conv._summary = _summary_from(stored.header.metadata)
         return conv
 
     def close(self) -> None:
@@ -557,6 +583,13 @@ class AsyncConversation(_Base):
                 version = await asyncio.to_thread(
                     append, self.id, self._version, messages, meta, create=create
                 )
+            if result.summary is not None:
+                metadata = _summary_metadata(self.metadata, result.summary)
+                update = self.store.update_header
+                if inspect.iscoroutinefunction(update):
+                    await update(self.id, metadata=metadata)
+                else:
+                    await asyncio.to_thread(update, self.id, metadata=metadata)
         self._apply(result, version)
 
     async def fork(self, at: int | None = None) -> AsyncConversation:
@@ -578,6 +611,7 @@ class AsyncConversation(_Base):
         conv = cls(**_load_kwargs(stored, {"transport": transport, "store": store, **overrides}))
         conv._unsaved.clear()
         conv._version = stored.version
+        conv._summary = _summary_from(stored.header.metadata)
         return conv
 
     async def aclose(self) -> None:

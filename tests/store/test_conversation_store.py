@@ -141,3 +141,29 @@ async def test_async_conversation_with_async_store(db_url: str) -> None:
         ]
     finally:
         await store.close()
+
+
+def test_a_summary_survives_a_reload(store: SQLStore) -> None:
+    from convo import Message, Summarize
+
+    history = []
+    for i in range(60):
+        history += [Message.user(f"fact {i}: " + "blah " * 40), Message.assistant("noted " * 20)]
+    fake = ScriptedTransport("SUMMARY OF FACTS", "answer 1")
+    options = {"context_window": 3000, "max_tokens": 200, "strategy": Summarize()}
+    conv = Conversation(
+        "sys",
+        model="gpt-4",
+        messages=history,
+        transport=fake,
+        store=store,
+        metadata={"team": "a"},
+        **options,
+    )
+    conv.send("what did I say?")
+    again = ScriptedTransport("answer 2")
+    loaded = Conversation.load(conv.id, store=store, transport=again, **options)
+    assert loaded.metadata == {"team": "a"}  # the summary is not the user's metadata
+    loaded.send("and then?")
+    assert len(again.requests) == 1  # no new summary call after the reload
+    assert any("SUMMARY OF FACTS" in m.text for m in again.requests[0].messages)
