@@ -314,6 +314,12 @@ def _default_model() -> str:
 _SUMMARY_KEY = "convo.summary"
 
 
+def _in_call_order(effect: RunTools, ran: list[Message]) -> list[Message]:
+    """Every answer of a tool round, those convo wrote itself included, in call order."""
+    by_id = {m.tool_call_id: m for m in (*effect.answered, *ran)}
+    return [by_id[c.id] for c in effect.requested if c.id in by_id]
+
+
 def _summary_metadata(metadata: Mapping[str, Any], summary: Summary) -> dict[str, Any]:
     saved = {"message": message_to_wire(summary.message), "covers": summary.covers}
     return {**metadata, _SUMMARY_KEY: saved}
@@ -422,10 +428,10 @@ class Conversation(_Base):
                 elif isinstance(effect, CallModel):
                     answer = self.transport.complete(effect.request)
                 else:
-                    for call in effect.calls:
-                        yield ToolCallEvent(call.call)
+                    for call in effect.requested:
+                        yield ToolCallEvent(call)
                     answer = self._run_tools(effect)
-                    for message in answer:
+                    for message in _in_call_order(effect, answer):
                         yield ToolResultEvent(message)
                 effect = flow.send(answer)
         except StopIteration as stop:
@@ -555,10 +561,10 @@ class AsyncConversation(_Base):
                 elif isinstance(effect, CallModel):
                     answer = await self.transport.acomplete(effect.request)
                 else:
-                    for call in effect.calls:
-                        yield ToolCallEvent(call.call)
+                    for call in effect.requested:
+                        yield ToolCallEvent(call)
                     answer = await self._run_tools(effect)
-                    for message in answer:
+                    for message in _in_call_order(effect, answer):
                         yield ToolResultEvent(message)
                 effect = flow.send(answer)
         except StopIteration as stop:

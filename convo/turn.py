@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from convo.budget import History, Strategy, Summarize, fit
 from convo.errors import BudgetError, ParseError, ToolRoundsExceededError, TruncatedError
-from convo.messages import Message
+from convo.messages import Message, ToolCall
 from convo.reply import Reply
 from convo.request import Request
 from convo.structured import OutputSpec
@@ -43,9 +43,15 @@ class CallModel:
 
 @dataclass(frozen=True, slots=True)
 class RunTools:
-    """Effect: run these validated calls; answer with one ``tool`` message each, in order."""
+    """Effect: run these validated calls; answer with one ``tool`` message each, in order.
+
+    ``answered`` holds the answers convo wrote itself for the round's other calls (an
+    unknown tool, bad arguments), so that a driver can show every call and its answer.
+    """
 
     calls: tuple[PreparedCall, ...]
+    answered: tuple[Message, ...] = ()
+    requested: tuple[ToolCall, ...] = ()
 
 
 Effect = CallModel | RunTools
@@ -247,7 +253,8 @@ def _answer(ctx: TurnContext, message: Message) -> Generator[Effect, Any, list[M
         prepare(registry, call, on_error=ctx.tool_errors) for call in calls
     ]
     runnable = tuple(s for s in slots if isinstance(s, PreparedCall))
-    results: list[Message] = list((yield RunTools(runnable))) if runnable else []
+    answered = tuple(s for s in slots if isinstance(s, Message))
+    results: list[Message] = list((yield RunTools(runnable, answered, tuple(calls))))
     if len(results) != len(runnable):
         raise RuntimeError(f"{len(runnable)} tool calls ran but {len(results)} answers came back")
     answers = iter(results)

@@ -110,6 +110,17 @@ def test_stream_events_show_tool_calls_and_results() -> None:
     assert [m.role for m in conv.messages] == ["user", "assistant", "tool", "assistant"]
 
 
+def test_stream_events_include_calls_convo_answered_itself() -> None:
+    fake = ScriptedTransport(tool_calls(("nope", {}), ("lookup", {"city": "Oslo"})), "ok")
+    conv = Conversation(model="m", transport=fake, tools=[lookup])
+    events = list(conv.stream("go").events())
+    calls = [e.call.name for e in events if isinstance(e, ToolCallEvent)]
+    results = [e.message for e in events if isinstance(e, ToolResultEvent)]
+    assert calls == ["nope", "lookup"]
+    assert [m.tool_call_id for m in results] == [m.tool_call_id for m in conv.messages[2:4]]
+    assert "nope" in results[0].text and results[1].text == "Oslo: 31C"
+
+
 def test_approval_hook_refuses_and_result_hook_sees_answers() -> None:
     seen: list[str] = []
     fake = ScriptedTransport(tool_calls(("lookup", {"city": "Oslo"}), ("nope", {})), "ok")
