@@ -41,6 +41,14 @@ FORBIDDEN = {
     "structured": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
     "transports": ["sqlalchemy", "convo.store", "convo.conversation", "convo.turn", "convo.cli"],
     "store": ["httpx2", "convo.transports", "convo.conversation", "convo.turn", "convo.cli"],
+    "state": [
+        "httpx",
+        "httpx2",
+        "sqlalchemy",
+        "convo.cli",
+        "convo.store.sql",
+        "convo.transports.openai",
+    ],
     "conversation": [
         "httpx",
         "httpx2",
