@@ -30,7 +30,7 @@ from convo.templates import Template
 from convo.tokens import counter_for
 from convo.tools import ToolRegistry, as_registry
 from convo.transports.base import Transport
-from convo.turn import Summary, TurnContext, TurnResult
+from convo.turn import Summary, TurnContext, TurnResult, build_request
 from convo.wire import message_to_wire
 
 __all__ = [
@@ -151,6 +151,7 @@ class BaseConversation:
     @property
     def transport(self) -> Transport:
         if self._transport is None:
+            # Resolving a model loads the plugins (entry points): paid only when needed.
             from convo.models import get_transport
 
             self._transport = get_transport(self.model)
@@ -209,8 +210,6 @@ class BaseConversation:
         >>> req.body["temperature"], [m["role"] for m in req.body["messages"]]
         (0, ['system', 'user'])
         """
-        from convo.turn import build_request
-
         ctx = self._context(params, stream=bool(params.pop("stream", False)))
         return build_request(ctx, self._new_messages(content))
 

@@ -69,12 +69,6 @@ Event = TextDelta | ToolCallEvent | ToolResultEvent | PartialOutput
 T = TypeVar("T")
 
 
-def _public(event: Event, structured: bool) -> Any:
-    if structured:
-        return event.value if isinstance(event, PartialOutput) else None
-    return event.text if isinstance(event, TextDelta) else None
-
-
 class Stream(Generic[T]):
     """A running streamed turn (sync). Iterate it, or call :meth:`events`."""
 
@@ -144,10 +138,14 @@ class AsyncStream(Generic[T]):
             yield event
 
     async def __aiter__(self) -> AsyncIterator[T]:
+        # As Stream.__iter__: text deltas, or partial objects with response_format.
+        structured = self._structured
         async for event in self._events:
-            value = _public(event, self._structured)
-            if value is not None:
-                yield value
+            if structured:
+                if isinstance(event, PartialOutput):
+                    yield event.value
+            elif type(event) is TextDelta:
+                yield event.text  # type: ignore[misc]
 
     async def aclose(self) -> None:
         await self._events.aclose()
