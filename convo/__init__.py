@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from convo.errors import *  # noqa: F403 - the error tree is part of the public face
 from convo.errors import __all__ as _errors
+from convo.events import (
+    Finished as Finished,
+    ModelCall as ModelCall,
+    PartialOutput as PartialOutput,
+    TextDelta as TextDelta,
+    ToolCallEvent as ToolCallEvent,
+    ToolResultEvent as ToolResultEvent,
+)
 from convo.messages import (
     FunctionCall as FunctionCall,
     ImagePart as ImagePart,
@@ -24,6 +32,7 @@ from convo.messages import (
     TextPart as TextPart,
     ToolCall as ToolCall,
 )
+from convo.pending import DEFER as DEFER, ToolResult as ToolResult
 from convo.reply import Choice as Choice, Reply as Reply, Usage as Usage
 from convo.request import Request as Request
 from convo.transports.base import Transport as Transport
@@ -33,18 +42,18 @@ from convo.transports.testing import (
 )
 
 if TYPE_CHECKING:
-    from convo.budget import (
-        KeepNewest as KeepNewest,
-        Strategy as Strategy,
-        Summarize as Summarize,
-        context_window as context_window,
-    )
+    from convo.budget import context_window as context_window
     from convo.conversation import (
         AsyncConversation as AsyncConversation,
         Conversation as Conversation,
     )
     from convo.store import AsyncSQLStore as AsyncSQLStore, SQLStore as SQLStore
     from convo.stream import AsyncStream as AsyncStream, Stream as Stream
+    from convo.summary import (
+        KeepNewest as KeepNewest,
+        Strategy as Strategy,
+        Summarize as Summarize,
+    )
     from convo.templates import (
         Template as Template,
         TemplateLibrary as TemplateLibrary,
@@ -59,12 +68,12 @@ _LAZY = {
     "AsyncSQLStore": "convo.store",
     "AsyncStream": "convo.stream",
     "Conversation": "convo.conversation",
-    "KeepNewest": "convo.budget",
+    "KeepNewest": "convo.summary",
     "OpenAITransport": "convo.transports.openai",
     "SQLStore": "convo.store",
-    "Strategy": "convo.budget",
+    "Strategy": "convo.summary",
     "Stream": "convo.stream",
-    "Summarize": "convo.budget",
+    "Summarize": "convo.summary",
     "Template": "convo.templates",
     "TemplateLibrary": "convo.templates",
     "TemplateRegistry": "convo.templates",
@@ -80,16 +89,24 @@ __all__ = sorted(
     [
         *_errors,
         *_LAZY,
+        "DEFER",
         "Choice",
+        "Finished",
         "FunctionCall",
         "FunctionTransport",
         "ImagePart",
         "Message",
+        "ModelCall",
+        "PartialOutput",
         "Reply",
         "Request",
         "ScriptedTransport",
+        "TextDelta",
         "TextPart",
         "ToolCall",
+        "ToolCallEvent",
+        "ToolResult",
+        "ToolResultEvent",
         "Transport",
         "Usage",
     ]

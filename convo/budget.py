@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
-from convo.errors import BudgetError, ParameterError
-from convo.messages import Message, TextPart
+from convo.errors import BudgetError, MessageError, ParameterError
+from convo.messages import FEEDBACK_NAME, Message
 from convo.tokens.counting import REPLY_PRIMING, TokenCounter
 from convo.wire import message_to_wire
 
@@ -32,14 +32,17 @@ __all__ = [
     "CONTEXT_WINDOWS",
     "DEFAULT_CONTEXT_WINDOW",
     "DEFAULT_RESERVE",
-    "DEFAULT_SUMMARY_PROMPT",
+    "FEEDBACK_NAME",
+    "INPUT_LIMITS",
     "Fit",
-    "KeepNewest",
-    "Strategy",
-    "Summarize",
+    "History",
+    "HistoryView",
     "budget_for",
+    "check_sequence",
     "context_window",
     "fit",
+    "input_limit",
+    "starts_turn",
 ]
 
 #: Context windows in tokens, by model name prefix; the longest matching prefix wins.
@@ -81,7 +84,29 @@ DEFAULT_CONTEXT_WINDOW = 8_192
 #: ``max_completion_tokens``; at most an eighth of the window (1,024 of 8,192).
 DEFAULT_RESERVE = 4_096
 
+#: Input caps below the context window, by model name prefix: the prompt may not use
+#: the whole window even when the reply is short (gpt-5: 272,000 of 400,000).
+INPUT_LIMITS: dict[str, int] = {
+    "gpt-5": 272_000,
+    "gpt-5-chat": 128_000,
+}
+
 _BY_LENGTH = sorted(CONTEXT_WINDOWS, key=len, reverse=True)
+
+
+def _match(table: Mapping[str, int], model: str) -> int | None:
+    name = model.rsplit("/", 1)[-1].strip().lower().removeprefix("ft:")
+    best = max((p for p in table if name.startswith(p)), key=len, default=None)
+    return None if best is None else table[best]
+
+
+def input_limit(model: str) -> int | None:
+    """The most prompt tokens ``model`` accepts, when that is below its window.
+
+    >>> input_limit("gpt-5-mini"), input_limit("gpt-4o")
+    (272000, None)
+    """
+    return _match(INPUT_LIMITS, model)
 
 
 def context_window(model: str) -> int:
@@ -116,7 +141,10 @@ def budget_for(
     127000
     >>> budget_for("gpt-4", {})
     7168
+    >>> budget_for("gpt-5", {"max_tokens": 1000})  # capped by the model's input limit
+    272000
     """
+    explicit = context_window is not None
     window = context_window if context_window is not None else _window(model)
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise ParameterError(
@@ -139,7 +167,8 @@ def budget_for(
             f"of {window} tokens",
             param=source,
         )
-    return int(window - reserve)
+    cap = None if explicit else input_limit(model)
+    return int(window - reserve if cap is None else min(window - reserve, cap))
 
 
 _window = context_window
@@ -182,7 +211,7 @@ class History(Sequence[Message]):
         self.extend(items)
 
     def append(self, message: Message) -> None:
-        if message.role == "user":
+        if starts_turn(message):
             self._users.append(len(self._items))
         self._items.append(message)
 
@@ -225,26 +254,126 @@ class History(Sequence[Message]):
                 sums.append(total)
         return sums
 
-    def wire(self, start: int) -> list[dict[str, Any]]:
-        """The API's dicts of ``self[start:]``, made once per message and kept in a list
-        so that a request body takes a slice instead of a call per message."""
+    def wire(self, start: int, stop: int | None = None) -> list[dict[str, Any]]:
+        """The API's dicts of ``self[start:stop]``, made once per message and kept in a
+        list so that a request body takes a slice instead of a call per message."""
         wire = self._wire
         if len(wire) < len(self._items):
             wire.extend(map(message_to_wire, self._items[len(wire) :]))
-        return wire[start:]
+        return wire[start:stop]
 
-    def cut(self, counter: TokenCounter, room: int, skip: int = 0) -> tuple[int, int]:
-        """The first kept position (a turn start, or ``skip`` if all fits) and its tokens."""
-        sums, n = self.sums(counter), len(self._items)
+    def cut(
+        self, counter: TokenCounter, room: int, skip: int = 0, stop: int | None = None
+    ) -> tuple[int, int]:
+        """The first kept position of ``self[:stop]`` (a turn start, or ``skip`` if all
+        fits) and its tokens."""
+        sums = self.sums(counter)
+        n = len(self._items) if stop is None else stop
         if sums[n] - sums[skip] <= room:
             return skip, sums[n] - sums[skip]
         # The smallest turn start s >= skip with sums[n] - sums[s] <= room; sums only grow.
         users = self._users
         lo = bisect.bisect_left(users, skip)
-        k = bisect.bisect_left(users, sums[n] - room, lo=lo, key=sums.__getitem__)
-        if k == len(users):
+        hi = bisect.bisect_left(users, n, lo=lo)
+        k = bisect.bisect_left(users, sums[n] - room, lo=lo, hi=hi, key=sums.__getitem__)
+        if k == hi:
             return n, 0
         return users[k], sums[n] - sums[users[k]]
+
+    def view(self) -> HistoryView:
+        """The history as it is now: later appends do not show in the view."""
+        return HistoryView(self, len(self._items))
+
+
+class HistoryView(Sequence[Message]):
+    """The first ``stop`` messages of a :class:`History`: what a turn was built on.
+
+    A turn reads the history through a view, so that a turn committed while it runs
+    (another task, another thread) cannot change what it sends or what it counts.
+
+    >>> h = History([Message.user("Hi")])
+    >>> v = h.view()
+    >>> h.append(Message.assistant("Hello"))
+    >>> len(v), len(h)
+    (1, 2)
+    """
+
+    __slots__ = ("_history", "_stop")
+
+    def __init__(self, history: History, stop: int) -> None:
+        self._history, self._stop = history, stop
+
+    def __len__(self) -> int:
+        return self._stop
+
+    @overload
+    def __getitem__(self, i: int) -> Message: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Message]: ...
+    def __getitem__(self, i: int | slice) -> Message | list[Message]:
+        items = self._history._items
+        if isinstance(i, slice):
+            return [items[j] for j in range(*i.indices(self._stop))]
+        if i < 0:
+            i += self._stop
+        if not 0 <= i < self._stop:
+            raise IndexError(i)
+        return items[i]
+
+    def __iter__(self) -> Iterator[Message]:
+        return itertools.islice(self._history._items, self._stop)
+
+    def __repr__(self) -> str:
+        return f"HistoryView({self._stop} messages)"
+
+    def wire(self, start: int) -> list[dict[str, Any]]:
+        return self._history.wire(start, self._stop)
+
+    def cut(self, counter: TokenCounter, room: int, skip: int = 0) -> tuple[int, int]:
+        return self._history.cut(counter, room, skip, self._stop)
+
+    def head(self, stop: int) -> HistoryView:
+        """The first ``stop`` messages of this view."""
+        return HistoryView(self._history, min(stop, self._stop))
+
+
+def check_sequence(messages: Sequence[Message], *, open_end: bool = False) -> None:
+    """Refuse a history that no request could carry: a ``tool`` message that answers no
+    open call, or an assistant's ``tool_calls`` left unanswered (``open_end`` allows
+    the last round to be open: a suspended turn awaits its answers).
+
+    >>> from convo.messages import FunctionCall, ToolCall
+    >>> call = ToolCall(id="c1", function=FunctionCall(name="f"))
+    >>> check_sequence([Message.user("Hi"), Message.assistant(tool_calls=[call])])
+    Traceback (most recent call last):
+    ...
+    convo.errors.MessageError: message 1: tool call 'c1' is never answered
+    """
+    open_calls: dict[str, int] = {}
+    for i, m in enumerate(messages):
+        if m.role == "tool":
+            if m.tool_call_id not in open_calls:
+                raise MessageError(
+                    f"a tool message answers {m.tool_call_id!r}, which no earlier "
+                    "assistant message left open",
+                    index=i,
+                    field="tool_call_id",
+                )
+            del open_calls[m.tool_call_id]
+            continue
+        if open_calls:
+            cid, at = next(iter(open_calls.items()))
+            raise MessageError(f"tool call {cid!r} is never answered", index=at)
+        for call in m.tool_calls or ():
+            open_calls[call.id] = i
+    if open_calls and not open_end:
+        cid, at = next(iter(open_calls.items()))
+        raise MessageError(f"tool call {cid!r} is never answered", index=at)
+
+
+def starts_turn(message: Message) -> bool:
+    """Whether the history may be cut before ``message``: a user message (not feedback)."""
+    return message.role == "user" and message.name != FEEDBACK_NAME
 
 
 def fit(
@@ -276,13 +405,13 @@ def fit(
         )
     room = budget - fixed
     n = len(history)
-    if isinstance(history, History):
+    if isinstance(history, History | HistoryView):
         start, used = history.cut(counter, room, skip)
     else:
         start, used = _walk_back(history, count, room, skip)
     if start == n:
         kept: Sequence[Message] = ()
-    elif isinstance(history, list | tuple | History):
+    elif isinstance(history, list | tuple | History | HistoryView):
         kept = history[start:]
     else:
         kept = [history[j] for j in range(start, n)]
@@ -306,7 +435,7 @@ def _walk_back(
         turn += count(m)
         if used + turn > room:
             break
-        if m.role == "user":
+        if starts_turn(m):
             used, turn, start = used + turn, 0, i
         i -= 1
     else:
@@ -344,118 +473,3 @@ class _Head(Sequence[Message]):
         if not 0 <= i < len(self):
             raise IndexError(i)
         return self._seq[self._start + i]
-
-
-# -- strategies -------------------------------------------------------------------------
-
-
-class Strategy:
-    """What a conversation does with the turns that no longer fit.
-
-    :class:`KeepNewest` leaves them out; :class:`Summarize` replaces them with a summary
-    the model writes. Write your own by subclassing :class:`Summarize` and overriding
-    :meth:`~Summarize.request_messages` or :meth:`~Summarize.summary_message`.
-    """
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class KeepNewest(Strategy):
-    """Keep the newest whole turns that fit and leave the older ones out (the default).
-
-    >>> KeepNewest()
-    KeepNewest()
-    """
-
-
-_SUMMARY_HEADER = (
-    "Summary of the earlier part of this conversation "
-    "(those turns were removed to fit the context window):"
-)
-DEFAULT_SUMMARY_PROMPT = (
-    "You write the running summary of a conversation between a user and an assistant, "
-    "for the assistant's own use later. Keep every fact, name, number, decision, "
-    "instruction and preference the user gave, what tools returned that still matters, "
-    "and any open question or task; drop greetings and small talk. If a previous summary "
-    "is given, merge it with the new messages into one summary. Be concise: short "
-    "paragraphs or bullet points, in the language of the conversation, and nothing but "
-    "the summary."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Summarize(Strategy):
-    """Replace the turns that do not fit with a summary that the model writes.
-
-    ``max_transcript_chars`` bounds the transcript sent to the model: when more was
-    dropped than that, the newest part is summarized (the previous summary stands
-    for what came before it).
-
-    >>> s = Summarize()
-    >>> [m.role for m in s.request_messages([Message.user("My name is Ada.")], None)]
-    ['system', 'user']
-    >>> s.summary_message("The user is Ada.").text.startswith("Summary of the earlier part")
-    True
-    """
-
-    prompt: str = DEFAULT_SUMMARY_PROMPT
-    max_tokens: int = 512
-    max_transcript_chars: int = 48_000
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int):
-            raise ParameterError(f"max_tokens must be an integer, got {self.max_tokens!r}")
-        if self.max_tokens < 1 or self.max_transcript_chars < 1000:
-            raise ParameterError(
-                "Summarize needs max_tokens >= 1 and max_transcript_chars >= 1000",
-                param="max_tokens" if self.max_tokens < 1 else "max_transcript_chars",
-            )
-
-    def request_messages(
-        self, dropped: Sequence[Message], previous: Message | None
-    ) -> list[Message]:
-        """The messages asking the model to summarize ``dropped`` (and merge ``previous``)."""
-        lines: list[str] = []
-        size = 0
-        cap = self.max_transcript_chars // 8  # no single message may crowd out the rest
-        for i in range(len(dropped) - 1, -1, -1):  # newest first: O(what is shown)
-            line = _clip(_transcript_line(dropped[i]), cap)
-            if size + len(line) > self.max_transcript_chars and lines:
-                lines.append(f"({i + 1} earlier messages are not shown.)")
-                break
-            lines.append(line)
-            size += len(line) + 2
-        parts = []
-        if previous is not None:
-            summary = previous.text.removeprefix(_SUMMARY_HEADER).strip()
-            parts.append(f"Previous summary:\n{summary}")
-        parts.append("Messages to add to the summary:\n\n" + "\n\n".join(reversed(lines)))
-        return [Message.system(self.prompt), Message.user("\n\n".join(parts))]
-
-    def summary_message(self, text: str) -> Message:
-        """The system message that stands in for the summarized turns."""
-        return Message.system(f"{_SUMMARY_HEADER}\n\n{text.strip()}")
-
-
-_SPEAKERS = {"user": "User", "assistant": "Assistant", "tool": "Tool result"}
-
-
-def _transcript_line(m: Message) -> str:
-    speaker = _SPEAKERS.get(m.role, m.role.capitalize())
-    if m.role == "tool":
-        speaker += f" ({m.name or m.tool_call_id})"
-    elif m.name:
-        speaker += f" ({m.name})"
-    body = m.text
-    if not isinstance(m.content, str) and m.content:
-        body = " ".join(p.text if isinstance(p, TextPart) else "[image]" for p in m.content)
-    pieces = [body] if body else []
-    if m.refusal:
-        pieces.append(f"[refused: {m.refusal}]")
-    pieces.extend(f"[called {c.function.name}({c.function.arguments})]" for c in m.tool_calls or ())
-    return f"{speaker}: {' '.join(pieces)}"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

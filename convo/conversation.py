@@ -1,9 +1,9 @@
-"""``Conversation`` and ``AsyncConversation``: thin drivers around the I/O-free turn.
+"""``Conversation`` and ``AsyncConversation``: the two drivers of the I/O-free turn.
 
-Both share :class:`~convo.state.BaseConversation` for state and request building;
-each only runs the effects of :func:`convo.turn.run_turn` (model calls, tool calls)
-with blocking calls or awaits, then commits the turn: to the store first, then to
-memory. A turn that fails at any step, or is interrupted, changes neither.
+Every decision is made by :func:`convo.turn.run_turn` and by the shared state in
+:mod:`convo.state`; a driver only carries out the effects the turn yields - with
+blocking calls here, with awaits there - and hands the turn's events to the caller.
+The turn's last event carries the reply, for both drivers alike.
 
 >>> from convo import Conversation, ScriptedTransport
 >>> conv = Conversation("You are terse.", model="gpt-4o-mini",
@@ -19,167 +19,136 @@ memory. A turn that fails at any step, or is interrupted, changes neither.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import inspect
-import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any, Self
 
-from convo.messages import Message
+from convo.events import Event
 from convo.reply import Reply
-from convo.state import (
-    BaseConversation,
-    Content,
-    load_kwargs,
-    summary_from,
-    summary_metadata,
-)
-from convo.stream import (
-    AsyncStream,
-    Event,
-    PartialOutput,
-    Stream,
-    TextDelta,
-    ToolCallEvent,
-    ToolResultEvent,
-)
-from convo.streaming import StreamAssembler
+from convo.state import BaseConversation, Content, StoreCall
+from convo.stream import AsyncStream, Stream
 from convo.tools import arun_all, run_all
 from convo.transports.base import Transport
-from convo.turn import CallModel, RunTools, TurnContext, TurnResult, run_turn
+from convo.turn import (
+    CLOSE_STREAM,
+    NEXT_CHUNK,
+    Approve,
+    CallModel,
+    Commit,
+    Emit,
+    OpenStream,
+    RunTools,
+    run_turn,
+)
 
 __all__ = ["AsyncConversation", "Conversation"]
+
+Flow = Generator[Any, Any, Reply]
+
+
+def _reply(events: Iterator[Event]) -> Reply:
+    # The last event of every turn is Finished(reply).
+    finished: Any = collections.deque(events, maxlen=1)[0]
+    reply: Reply = finished.reply
+    return reply
 
 
 class Conversation(BaseConversation):
     """A conversation driven with blocking calls. See the module docstring for an example."""
 
     def send(self, content: Content, **params: Any) -> Reply:
-        """Send ``content`` (text, a message, or messages) and return the reply.
-
-        Tool calls are run and answered, structured output validated (and retried),
-        then the whole turn is appended - or, if anything fails, nothing is.
+        """Send ``content`` (text, a message, messages, or tool results) and return the
+        reply. Tool calls are run and answered, structured output validated (and
+        retried), then the whole turn is committed - or, if anything fails, nothing is.
         """
-        started = time.perf_counter()
         ctx = self._context(params, stream=False)
-        flow = run_turn(ctx, self._new_messages(content))
-        result = self._drive(flow)
-        self._commit(result, ctx, started)
-        return result.reply
+        return _reply(self._drive(run_turn(ctx, self._new_messages(content))))
 
     def stream(self, content: Content, **params: Any) -> Stream[Any]:
         """Stream the reply: iterate text deltas (partial objects with ``response_format``)."""
-        started = time.perf_counter()
         ctx = self._context(params, stream=True)
-        events = self._stream_events(ctx, self._new_messages(content), started)
-        return Stream(events, structured=ctx.output is not None)
+        flow = run_turn(ctx, self._new_messages(content))
+        return Stream(self._drive(flow), structured=ctx.output is not None)
 
-    def _drive(self, flow: Generator[Any, Any, TurnResult]) -> TurnResult:
+    def resolve(self, tool_call_id: str, approved: bool, **params: Any) -> Reply:
+        """Decide a deferred approval; once nothing else awaits, the turn goes on."""
+        ctx = self._context(params, stream=False)
+        return _reply(self._drive(run_turn(ctx, (), [(tool_call_id, approved)])))
+
+    def _drive(self, flow: Flow) -> Iterator[Event]:
+        transport = self.transport
+        stream: Any = None
         try:
             effect = next(flow)
             while True:
-                if isinstance(effect, CallModel):
-                    answer: Any = self.transport.complete(effect.request)
+                if effect is NEXT_CHUNK:
+                    answer: Any = next(stream, None)
+                elif type(effect) is Emit:
+                    yield effect.event
+                    answer = None
+                elif type(effect) is CallModel:
+                    answer = transport.complete(effect.request)
+                elif type(effect) is OpenStream:
+                    stream = iter(transport.stream(effect.request))
+                    answer = None
+                elif effect is CLOSE_STREAM:
+                    _close(stream)
+                    stream = answer = None
+                elif type(effect) is Approve:
+                    answer = [_resolve(effect.hook(call)) for call in effect.calls]
+                elif type(effect) is RunTools:
+                    answer = run_all(
+                        effect.calls,
+                        on_result=effect.on_result,
+                        on_error=effect.on_error,
+                        default_timeout=effect.timeout,
+                    )
                 else:
-                    answer = self._run_tools(effect)
+                    answer = self._commit(effect)
                 effect = flow.send(answer)
-        except StopIteration as stop:
-            result: TurnResult = stop.value
-            return result
+        except StopIteration:
+            return
         finally:
+            _close(stream)
             flow.close()
 
-    def _run_tools(self, effect: RunTools) -> list[Message]:
-        return run_all(
-            effect.calls,
-            approve=self.approve,
-            on_result=self.on_tool_result,
-            on_error=self.tool_errors,
-            default_timeout=self.tool_timeout,
-        )
-
-    def _stream_events(
-        self, ctx: TurnContext, new: list[Message], started: float
-    ) -> Generator[Event, None, Reply]:
-        flow = run_turn(ctx, new)
-        try:
-            effect = next(flow)
-            while True:
-                if isinstance(effect, CallModel) and effect.request.stream:
-                    asm = StreamAssembler()
-                    chunks = self.transport.stream(effect.request)
-                    try:
-                        for chunk in chunks:
-                            delta = asm.feed(chunk)
-                            if delta:
-                                yield TextDelta(delta)
-                                if ctx.output is not None:
-                                    partial = ctx.output.partial(asm.text)
-                                    if partial is not None:
-                                        yield PartialOutput(partial)
-                    finally:
-                        close = getattr(chunks, "close", None)
-                        if close is not None:
-                            close()
-                    answer: Any = asm.finish()
-                elif isinstance(effect, CallModel):
-                    answer = self.transport.complete(effect.request)
-                else:
-                    for call in effect.requested:
-                        yield ToolCallEvent(call)
-                    answer = self._run_tools(effect)
-                    for message in in_call_order(effect, answer):
-                        yield ToolResultEvent(message)
-                effect = flow.send(answer)
-        except StopIteration as stop:
-            result: TurnResult = stop.value
-        finally:
-            flow.close()
-        self._commit(result, ctx, started)
-        if ctx.output is not None:
-            yield PartialOutput(result.reply.parsed, final=True)
-        return result.reply
-
-    def _commit(self, result: TurnResult, ctx: TurnContext, started: float) -> None:
-        version = self._version + 1
-        if self.store is not None:
-            version = self.store.append_turn(
-                self.id,
-                self._version,
-                [*self._unsaved, *result.messages],
-                self._meta(result, ctx, started),
-                create=self._header() if self._version == 0 else None,
-            )
-            if result.summary is not None:
-                metadata = summary_metadata(self.metadata, result.summary)
-                self.store.update_header(self.id, metadata=metadata)
-        self._apply(result, version)
+    def _commit(self, effect: Commit) -> int:
+        plan = effect.plan
+        self._check_base(plan)
+        if self.store is None:
+            return self._commit_local(plan)
+        method, args, kwargs = self._store_call(plan)
+        return self._apply(plan, method(*args, **kwargs))
 
     def fork(self, at: int | None = None) -> Conversation:
-        """A new conversation sharing the history up to message ``at`` (all by default).
-
-        Editing a past user message and regenerating is a fork at that message.
+        """A new conversation with the history up to message ``at`` (all by default) and
+        every setting of this one. Editing a past user message and regenerating is a
+        fork at that message. Stored conversations fork in the store (sharing rows).
         """
-        if self.store is not None and self._version > 0:
-            new_id = self.store.fork(self.id, at=len(self._history) if at is None else at)
-            return type(self).load(
-                new_id, store=self.store, transport=self._transport, tools=self.tools
-            )
-        return type(self)(**self._fork_local(at))
+        cut = self._fork_point(at)
+        if self.store is None or self._version == 0:
+            return self._forked(cut, None)
+        child = self._forked(cut, self.store.fork(self.id, at=cut))
+        if (fix := self._fork_header_fix(child)) is not None:
+            method, args, kwargs = fix
+            method(*args, **kwargs)
+        return child
 
     @classmethod
     def load(
         cls, id: str, *, store: Any, transport: Transport | None = None, **overrides: Any
     ) -> Self:
-        """Restore a stored conversation (system, template, parameters, history)."""
+        """Restore a stored conversation (system, template, parameters, history, and
+        what a suspended turn awaits). Settings that are code (tools, hooks) are given
+        again as keyword arguments."""
         stored = store.load(id)
-        conv = cls(**load_kwargs(stored, {"transport": transport, "store": store, **overrides}))
-        conv._unsaved.clear()
-        conv._version = stored.version
-        conv._summary = summary_from(stored.header.metadata)
-        return conv
+        return cls._restored(stored, {"transport": transport, "store": store, **overrides})
 
     def close(self) -> None:
-        if self._transport is not None:
+        """Close the transport if this conversation created it (a given one is yours)."""
+        if self._owns_transport and self._transport is not None:
             self._transport.close()
 
     def __enter__(self) -> Self:
@@ -192,132 +161,110 @@ class Conversation(BaseConversation):
 class AsyncConversation(BaseConversation):
     """The same conversation, driven with ``await``: ``await conv.send("Hi")``."""
 
+    _async_driver = True
+
     async def send(self, content: Content, **params: Any) -> Reply:
         """Send ``content`` and return the reply (see :meth:`Conversation.send`)."""
-        started = time.perf_counter()
         ctx = self._context(params, stream=False)
-        flow = run_turn(ctx, self._new_messages(content))
-        try:
-            effect = next(flow)
-            while True:
-                if isinstance(effect, CallModel):
-                    answer: Any = await self.transport.acomplete(effect.request)
-                else:
-                    answer = await self._run_tools(effect)
-                effect = flow.send(answer)
-        except StopIteration as stop:
-            result: TurnResult = stop.value
-        finally:
-            flow.close()
-        await self._commit(result, ctx, started)
-        return result.reply
+        return await _areply(self._drive(run_turn(ctx, self._new_messages(content))))
 
     def stream(self, content: Content, **params: Any) -> AsyncStream[Any]:
         """Stream the reply: ``async for`` text deltas; ``async with`` closes it surely."""
-        started = time.perf_counter()
         ctx = self._context(params, stream=True)
-        new = self._new_messages(content)
-        return AsyncStream(
-            lambda s: self._stream_events(ctx, new, started, s), structured=ctx.output is not None
-        )
+        flow = run_turn(ctx, self._new_messages(content))
+        return AsyncStream(self._drive(flow), structured=ctx.output is not None)
 
-    async def _run_tools(self, effect: RunTools) -> list[Message]:
-        return await arun_all(
-            effect.calls,
-            approve=self.approve,
-            on_result=self.on_tool_result,
-            on_error=self.tool_errors,
-            default_timeout=self.tool_timeout,
-        )
+    async def resolve(self, tool_call_id: str, approved: bool, **params: Any) -> Reply:
+        """Decide a deferred approval (see :meth:`Conversation.resolve`)."""
+        ctx = self._context(params, stream=False)
+        return await _areply(self._drive(run_turn(ctx, (), [(tool_call_id, approved)])))
 
-    async def _stream_events(
-        self, ctx: TurnContext, new: list[Message], started: float, stream: AsyncStream[Any]
-    ) -> AsyncGenerator[Event, None]:
-        flow = run_turn(ctx, new)
+    async def _drive(self, flow: Flow) -> AsyncIterator[Event]:
+        transport = self.transport
+        stream: Any = None
         try:
             effect = next(flow)
             while True:
-                if isinstance(effect, CallModel) and effect.request.stream:
-                    asm = StreamAssembler()
-                    chunks = self.transport.astream(effect.request)
-                    try:
-                        async for chunk in chunks:
-                            delta = asm.feed(chunk)
-                            if delta:
-                                yield TextDelta(delta)
-                                if ctx.output is not None:
-                                    partial = ctx.output.partial(asm.text)
-                                    if partial is not None:
-                                        yield PartialOutput(partial)
-                    finally:
-                        aclose = getattr(chunks, "aclose", None)
-                        if aclose is not None:
-                            await aclose()
-                    answer: Any = asm.finish()
-                elif isinstance(effect, CallModel):
-                    answer = await self.transport.acomplete(effect.request)
+                if effect is NEXT_CHUNK:
+                    answer: Any = await anext(stream, None)
+                elif type(effect) is Emit:
+                    yield effect.event
+                    answer = None
+                elif type(effect) is CallModel:
+                    answer = await transport.acomplete(effect.request)
+                elif type(effect) is OpenStream:
+                    stream = aiter(transport.astream(effect.request))
+                    answer = None
+                elif effect is CLOSE_STREAM:
+                    await _aclose(stream)
+                    stream = answer = None
+                elif type(effect) is Approve:
+                    answer = [await _aresolve(effect.hook(call)) for call in effect.calls]
+                elif type(effect) is RunTools:
+                    answer = await arun_all(
+                        effect.calls,
+                        on_result=effect.on_result,
+                        on_error=effect.on_error,
+                        default_timeout=effect.timeout,
+                    )
                 else:
-                    for call in effect.requested:
-                        yield ToolCallEvent(call)
-                    answer = await self._run_tools(effect)
-                    for message in in_call_order(effect, answer):
-                        yield ToolResultEvent(message)
+                    answer = await self._commit(effect)
                 effect = flow.send(answer)
-        except StopIteration as stop:
-            result: TurnResult = stop.value
+        except StopIteration:
+            return
         finally:
+            await _aclose(stream)
             flow.close()
-        await self._commit(result, ctx, started)
-        stream._finish(result.reply)
-        if ctx.output is not None:
-            yield PartialOutput(result.reply.parsed, final=True)
 
-    async def _commit(self, result: TurnResult, ctx: TurnContext, started: float) -> None:
-        version = self._version + 1
-        if self.store is not None:
-            messages = [*self._unsaved, *result.messages]
-            meta = self._meta(result, ctx, started)
-            create = self._header() if self._version == 0 else None
-            append = self.store.append_turn
-            if inspect.iscoroutinefunction(append):
-                version = await append(self.id, self._version, messages, meta, create=create)
-            else:  # a sync store serves too, off the event loop
-                version = await asyncio.to_thread(
-                    append, self.id, self._version, messages, meta, create=create
-                )
-            if result.summary is not None:
-                metadata = summary_metadata(self.metadata, result.summary)
-                update = self.store.update_header
-                if inspect.iscoroutinefunction(update):
-                    await update(self.id, metadata=metadata)
-                else:
-                    await asyncio.to_thread(update, self.id, metadata=metadata)
-        self._apply(result, version)
+    async def _commit(self, effect: Commit) -> int:
+        plan = effect.plan
+        self._check_base(plan)
+        if self.store is None:
+            return self._commit_local(plan)
+        write = asyncio.ensure_future(self._store_run(self._store_call(plan)))
+        try:
+            written = await asyncio.shield(write)
+        except asyncio.CancelledError:
+            # A write under way cannot be cut in half (a worker thread cannot be stopped
+            # mid-transaction): see it through and apply what it committed, so that
+            # store and memory never diverge; then the cancellation goes on.
+            self._apply(plan, await _outlast(write))
+            raise
+        return self._apply(plan, written)
+
+    async def _store_run(self, call: StoreCall) -> Any:
+        method, args, kwargs = call
+        if self._store_async:
+            return await method(*args, **kwargs)
+        return await asyncio.to_thread(method, *args, **kwargs)
 
     async def fork(self, at: int | None = None) -> AsyncConversation:
-        """A new conversation sharing the history up to message ``at``."""
-        if self.store is not None and self._version > 0:
-            cut = len(self._history) if at is None else at
-            new_id = await _maybe_await(self.store.fork(self.id, at=cut))
-            return await type(self).load(
-                new_id, store=self.store, transport=self._transport, tools=self.tools
-            )
-        return type(self)(**self._fork_local(at))
+        """A new conversation with the history up to message ``at`` (see
+        :meth:`Conversation.fork`)."""
+        cut = self._fork_point(at)
+        if self.store is None or self._version == 0:
+            return self._forked(cut, None)
+        fork = (self.store.fork, (self.id,), {"at": cut})
+        child = self._forked(cut, await self._store_run(fork))
+        if (fix := self._fork_header_fix(child)) is not None:
+            await self._store_run(fix)
+        return child
 
     @classmethod
     async def load(
         cls, id: str, *, store: Any, transport: Transport | None = None, **overrides: Any
     ) -> Self:
         """Restore a stored conversation (see :meth:`Conversation.load`)."""
-        stored = await _maybe_await(store.load(id))
-        conv = cls(**load_kwargs(stored, {"transport": transport, "store": store, **overrides}))
-        conv._unsaved.clear()
-        conv._version = stored.version
-        conv._summary = summary_from(stored.header.metadata)
-        return conv
+        method = store.load
+        if inspect.iscoroutinefunction(inspect.unwrap(method)):
+            stored = await method(id)
+        else:
+            stored = await asyncio.to_thread(method, id)
+        return cls._restored(stored, {"transport": transport, "store": store, **overrides})
 
     async def aclose(self) -> None:
-        if self._transport is not None:
+        """Close the transport if this conversation created it (a given one is yours)."""
+        if self._owns_transport and self._transport is not None:
             await self._transport.aclose()
 
     async def __aenter__(self) -> Self:
@@ -327,12 +274,42 @@ class AsyncConversation(BaseConversation):
         await self.aclose()
 
 
-def in_call_order(effect: RunTools, ran: list[Message]) -> list[Message]:
-    """Every answer of a tool round, those convo wrote itself included, in call order."""
-    by_id = {m.tool_call_id: m for m in (*effect.answered, *ran)}
-    return [by_id[c.id] for c in effect.requested if c.id in by_id]
+async def _areply(events: AsyncIterator[Event]) -> Reply:
+    last: Any = None
+    async for event in events:
+        last = event
+    reply: Reply = last.reply
+    return reply
 
 
-async def _maybe_await(value: Any) -> Any:
-    # AsyncConversation accepts a sync store too; its calls have already run.
+async def _outlast(write: asyncio.Future[Any]) -> Any:
+    """The result of ``write`` once it is done, whatever cancellations arrive meanwhile;
+    if it failed, the cancellation is raised instead (nothing was committed)."""
+    while not write.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(write)
+    if write.cancelled() or write.exception() is not None:
+        raise asyncio.CancelledError
+    return write.result()
+
+
+def _resolve(value: Any) -> Any:
+    from convo.tools.execute import _resolve as resolve
+
+    return resolve(value)
+
+
+async def _aresolve(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
+
+
+def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+async def _aclose(stream: Any) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()

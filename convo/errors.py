@@ -19,10 +19,12 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     │   ├── ToolExecutionError       the tool raised (the cause is chained)
     │   ├── ToolTimeoutError
     │   ├── ToolRefusedError         the approval hook said no
-    │   └── ToolRoundsExceededError  max_tool_rounds reached
+    │   ├── ToolRoundsExceededError  max_tool_rounds reached
+    │   └── PendingToolCallsError    .tool_call_ids: calls still await an answer
     ├── OutputError                  the model's reply cannot be used
     │   ├── ParseError               .raw, .errors: structured output did not validate
     │   ├── RefusalError             .refusal: the model refused
+    │   ├── ContentFilterError       finish_reason "content_filter": the reply was stopped
     │   └── TruncatedError           finish_reason "length" where a whole reply is needed
     ├── TransportError               talking to the model failed
     │   ├── APIConnectionError       could not connect, or the connection broke
@@ -39,7 +41,7 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     ├── EncodingError                a tokenizer's rank file is missing or corrupt
     ├── StoreError                   persistence failed; nothing partial was written
     │   ├── ConversationNotFoundError  .conversation_id
-    │   ├── VersionConflictError     another writer appended first
+    │   ├── VersionConflictError     another turn committed first (store or memory)
     │   ├── StoreBusyError           the database stayed locked past the bound
     │   └── CorruptRowError          .table, .row_id
     └── PluginError                  .plugin: a plugin failed to load or register
@@ -59,6 +61,7 @@ __all__ = [
     "BadRequestError",
     "BudgetError",
     "ConflictError",
+    "ContentFilterError",
     "ConversationNotFoundError",
     "ConvoError",
     "CorruptRowError",
@@ -72,6 +75,7 @@ __all__ = [
     "OutputError",
     "ParameterError",
     "ParseError",
+    "PendingToolCallsError",
     "PermissionDeniedError",
     "PluginError",
     "ProtocolError",
@@ -219,6 +223,14 @@ class ToolRoundsExceededError(ToolError):
     """The model kept calling tools past ``max_tool_rounds``."""
 
 
+class PendingToolCallsError(ToolError):
+    """Tool calls of a suspended turn still await an answer (``.tool_call_ids``)."""
+
+    def __init__(self, message: str, *, tool_call_ids: list[str] | None = None):
+        super().__init__(message)
+        self.tool_call_ids = list(tool_call_ids or ())
+
+
 # -- output --------------------------------------------------------------------------
 
 
@@ -233,6 +245,10 @@ class ParseError(OutputError):
         super().__init__(message)
         self.raw = raw
         self.errors = errors
+
+
+class ContentFilterError(OutputError):
+    """The server's content filter stopped the reply; it is not a valid output."""
 
 
 class RefusalError(OutputError):
@@ -408,7 +424,9 @@ class ConversationNotFoundError(StoreError, KeyError):
 
 
 class VersionConflictError(StoreError):
-    """Another writer appended to the conversation first; reload and retry."""
+    """Another turn was committed first (by another writer, or by this conversation while
+    the turn ran, with or without a store); nothing of this turn was applied. Reload (or
+    look at the history) and retry."""
 
     def __init__(self, message: str, *, expected: int | None = None, actual: int | None = None):
         super().__init__(message)

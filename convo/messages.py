@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from convo.errors import MessageError
 
 __all__ = [
+    "FEEDBACK_NAME",
     "ROLES",
     "ContentPart",
     "FunctionCall",
@@ -36,6 +37,10 @@ __all__ = [
     "ToolCall",
     "to_messages",
 ]
+
+#: The ``name`` of the user message a structured-output retry sends back: it continues
+#: the turn, so it is not a turn boundary (a kept history never starts there).
+FEEDBACK_NAME = "convo_feedback"
 
 Role: TypeAlias = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from convo.messages import Message
 
-__all__ = ["Choice", "Reply", "Usage"]
+__all__ = ["Choice", "Reply", "Usage", "add_usage"]
 
 
 class Usage(BaseModel):
@@ -25,6 +25,28 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+
+
+def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
+    """The sum of two usages (the detail fields summed where both are numbers).
+
+    >>> add_usage(Usage(prompt_tokens=3, total_tokens=3), Usage(prompt_tokens=2, total_tokens=2))
+    Usage(prompt_tokens=5, completion_tokens=0, total_tokens=5)
+    """
+    if more is None:
+        return total
+    if total is None:
+        return more
+    a, b = total.model_dump(), more.model_dump()
+    return Usage.model_validate({k: _add(a.get(k), b.get(k)) for k in {**a, **b}})
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _add(a.get(k), b.get(k)) for k in {**a, **b}}
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a + b
+    return b if a is None else a
 
 
 class Choice(BaseModel):
@@ -42,6 +64,9 @@ class Reply(BaseModel):
     ``chosen`` is the index of the choice that was appended to the history.
     ``prompt_tokens_local`` is convo's own count of the prompt, so that
     ``usage.prompt_tokens - prompt_tokens_local`` shows how far the count is off.
+    ``usage`` is this model call's; ``turn_usage`` sums every call of the turn (tool
+    rounds, structured-output retries, the summary), as the store records it.
+    ``pending`` lists the tool calls a suspended turn awaits (``None`` otherwise).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -56,6 +81,8 @@ class Reply(BaseModel):
     chosen: int = 0
     parsed: Any = None
     prompt_tokens_local: int | None = None
+    turn_usage: Usage | None = None
+    pending: tuple[Any, ...] | None = None
 
     @property
     def choice(self) -> Choice:
@@ -76,6 +103,9 @@ class Reply(BaseModel):
 
     @property
     def tool_calls(self) -> tuple[Any, ...]:
+        """The calls of the reply; of a suspended turn, the calls that await an answer."""
+        if self.pending is not None:
+            return self.pending
         return self.message.tool_calls or ()
 
     @property

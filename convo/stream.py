@@ -1,10 +1,19 @@
-"""Streams: what ``conv.stream()`` returns, and the events a turn emits while it runs.
+"""Streams: what ``conv.stream()`` returns.
 
-Iterating a :class:`Stream` gives text deltas (or, with ``response_format``, partial
-objects); :meth:`Stream.events` gives every event, tool calls and results included.
-After the stream is exhausted, ``.reply`` holds the whole :class:`~convo.Reply`.
-Leaving early (``break``, ``close()``, the ``with`` block) closes the HTTP response
-and adds nothing to the history.
+Iterating a :class:`Stream` gives the text of the reply as it arrives (or, with
+``response_format``, partial objects of the requested type); :meth:`Stream.events`
+gives every event of the turn (:mod:`convo.events`): model calls and why, text, tool
+calls and results, partial outputs, and ``Finished`` with the reply. After the turn
+is committed, ``.reply`` holds the whole :class:`~convo.Reply`.
+
+Leaving early - ``break``, ``close()``, the ``with`` block, an exception - closes the
+HTTP response at once and the turn can never commit: nothing is added to the history.
+A turn that committed meanwhile on the same conversation makes this one's commit a
+:class:`~convo.errors.VersionConflictError`.
+
+Tool rounds and structured-output retries make several model calls in one turn;
+iterating joins the text of all of them (``"".join(stream)``); ``events()`` shows a
+:class:`~convo.events.ModelCall` before each.
 
 >>> from convo import Conversation, ScriptedTransport
 >>> conv = Conversation(model="m", transport=ScriptedTransport("Hello there"))
@@ -17,17 +26,26 @@ and adds nothing to the history.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Generic, Self, TypeVar
 
-from convo.messages import Message, ToolCall
+from convo.events import (
+    Event,
+    Finished,
+    ModelCall,
+    PartialOutput,
+    TextDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from convo.reply import Reply
 
 __all__ = [
     "AsyncStream",
     "Event",
+    "Finished",
+    "ModelCall",
     "PartialOutput",
     "Stream",
     "TextDelta",
@@ -35,73 +53,48 @@ __all__ = [
     "ToolResultEvent",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """Text of the reply, as it arrives."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallEvent:
-    """The model asked for this call; it is about to run."""
-
-    call: ToolCall
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResultEvent:
-    """A tool call was answered with this ``tool`` message."""
-
-    message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class PartialOutput:
-    """Structured output, parsed from the JSON received so far (``final`` at the end)."""
-
-    value: Any
-    final: bool = False
-
-
-Event = TextDelta | ToolCallEvent | ToolResultEvent | PartialOutput
 T = TypeVar("T")
 
 
 class Stream(Generic[T]):
     """A running streamed turn (sync). Iterate it, or call :meth:`events`."""
 
-    def __init__(self, events: Generator[Event, None, Reply], *, structured: bool = False) -> None:
+    def __init__(self, events: Iterator[Event], *, structured: bool = False) -> None:
         self._events = events
         self._structured = structured
         self.reply: Reply | None = None
 
     def events(self) -> Iterator[Event]:
-        """Every event: text deltas, tool calls, tool results, partial outputs."""
+        """Every event of the turn, ``Finished`` last."""
         try:
-            while True:
-                yield next(self._events)
-        except StopIteration as stop:
-            self.reply = stop.value
+            for event in self._events:
+                if type(event) is Finished:
+                    self.reply = event.reply
+                yield event
+        finally:
+            self.close()
 
     def __iter__(self) -> Iterator[T]:
-        # The loop of events(), inlined: one generator less per delta on the hot path.
-        events, structured = self._events, self._structured
+        # Leaving the loop drops this generator, whose ``finally`` closes the turn (and
+        # with it the HTTP response) at once, even while the stream itself is kept.
+        structured = self._structured
         try:
-            while True:
-                event = next(events)
-                if structured:
-                    if isinstance(event, PartialOutput):
-                        yield event.value
-                elif type(event) is TextDelta:
-                    yield event.text  # type: ignore[misc]
-        except StopIteration as stop:
-            self.reply = stop.value
+            for event in self._events:
+                kind = type(event)
+                if kind is TextDelta and not structured:
+                    yield event.text  # type: ignore[misc,union-attr]
+                elif kind is PartialOutput and structured:
+                    yield event.value  # type: ignore[union-attr]
+                elif kind is Finished:
+                    self.reply = event.reply  # type: ignore[union-attr]
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Stop the turn: the response is closed and nothing is added to the history."""
-        self._events.close()
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
 
     @property
     def text(self) -> str:
@@ -117,38 +110,43 @@ class Stream(Generic[T]):
 
 
 class AsyncStream(Generic[T]):
-    """A running streamed turn (async). ``async for`` it; ``async with`` closes it surely."""
+    """A running streamed turn (async). ``async for`` it; ``async with`` (or
+    :meth:`aclose`) closes it at once when you stop early."""
 
-    def __init__(
-        self,
-        events: Callable[[AsyncStream[T]], AsyncGenerator[Event, None]],
-        *,
-        structured: bool = False,
-    ) -> None:
-        # The event source is made with the stream, so it can hand the reply back to it.
-        self._events = events(self)
+    def __init__(self, events: AsyncIterator[Event], *, structured: bool = False) -> None:
+        self._events = events
         self._structured = structured
         self.reply: Reply | None = None
 
-    def _finish(self, reply: Reply) -> None:
-        self.reply = reply
-
     async def events(self) -> AsyncIterator[Event]:
-        async for event in self._events:
-            yield event
+        """Every event of the turn, ``Finished`` last."""
+        try:
+            async for event in self._events:
+                if type(event) is Finished:
+                    self.reply = event.reply
+                yield event
+        finally:
+            await self.aclose()
 
     async def __aiter__(self) -> AsyncIterator[T]:
-        # As Stream.__iter__: text deltas, or partial objects with response_format.
         structured = self._structured
-        async for event in self._events:
-            if structured:
-                if isinstance(event, PartialOutput):
-                    yield event.value
-            elif type(event) is TextDelta:
-                yield event.text  # type: ignore[misc]
+        try:
+            async for event in self._events:
+                kind = type(event)
+                if kind is TextDelta and not structured:
+                    yield event.text  # type: ignore[misc,union-attr]
+                elif kind is PartialOutput and structured:
+                    yield event.value  # type: ignore[union-attr]
+                elif kind is Finished:
+                    self.reply = event.reply  # type: ignore[union-attr]
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
-        await self._events.aclose()
+        """Stop the turn: the response is closed and nothing is added to the history."""
+        aclose = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     @property
     def text(self) -> str:

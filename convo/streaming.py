@@ -44,10 +44,11 @@ class _Choice:
 class StreamAssembler:
     """Feed chunks in order; :meth:`finish` gives the whole reply or says it is incomplete."""
 
-    __slots__ = ("_choices", "created", "id", "model", "request_id", "usage")
+    __slots__ = ("_choices", "_watch", "created", "id", "model", "request_id", "usage")
 
-    def __init__(self, *, request_id: str | None = None) -> None:
+    def __init__(self, *, request_id: str | None = None, choice: int = 0) -> None:
         self._choices: dict[int, _Choice] = {}
+        self._watch = choice  # the choice whose text feed() returns
         self.usage: Usage | None = None
         self.id: str | None = None
         self.model: str | None = None
@@ -55,7 +56,7 @@ class StreamAssembler:
         self.request_id = request_id
 
     def feed(self, chunk: Mapping[str, Any]) -> str | None:
-        """Take one chunk; return the text it adds to choice 0, if any."""
+        """Take one chunk; return the text it adds to the watched choice, if any."""
         error = chunk.get("error")
         if error is not None:
             if isinstance(error, Mapping):
@@ -84,7 +85,7 @@ class StreamAssembler:
                 acc.has_content = True
                 if piece:
                     acc.content.append(piece)
-                    if index == 0:
+                    if index == self._watch:
                         text = piece if text is None else text + piece
             if delta.get("refusal"):
                 acc.refusal.append(delta["refusal"])
@@ -114,7 +115,8 @@ class StreamAssembler:
 
     @property
     def text(self) -> str:
-        acc = self._choices.get(0)
+        """The text of the watched choice so far."""
+        acc = self._choices.get(self._watch)
         return "".join(acc.content) if acc else ""
 
     def finish(self) -> Reply:

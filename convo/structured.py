@@ -29,7 +29,7 @@ import pydantic_core
 from pydantic import TypeAdapter
 
 from convo.errors import ParameterError, ParseError, RefusalError, TruncatedError
-from convo.messages import Message
+from convo.messages import FEEDBACK_NAME, Message
 from convo.tools.schema import strict_schema
 
 __all__ = ["Mode", "OutputSpec", "output_spec"]
@@ -175,7 +175,7 @@ class OutputSpec:
         if not errors:
             lines.append(f"- {error}")
         lines.append("Answer again with only the corrected JSON object.")
-        return Message.user("\n".join(lines))
+        return Message.user("\n".join(lines), name=FEEDBACK_NAME)
 
     def partial(self, text: str) -> dict[str, Any] | None:
         """The object so far, from the start of a JSON text; ``None`` before it begins.
@@ -203,6 +203,24 @@ class OutputSpec:
         except ValueError:
             return None
         return value if isinstance(value, dict) else None
+
+    def partial_value(self, text: str) -> Any:
+        """The output so far as the requested type, from the complete values received
+        (strings still arriving are left out): a validated instance once it validates;
+        before that, for a pydantic model, an unvalidated instance holding only the
+        fields received (``model_fields_set`` names them); a dict for dict schemas;
+        ``None`` before the JSON begins. Never raises."""
+        value = self.partial(text)
+        if value is None or self._adapter is None:
+            return value
+        try:
+            return self._adapter.validate_python(value, experimental_allow_partial=True)
+        except pydantic.ValidationError:
+            model = self.model
+            if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
+                fields = {k: v for k, v in value.items() if k in model.model_fields}
+                return model.model_construct(_fields_set=set(fields), **fields)
+            return None
 
 
 def output_spec(response_format: Any) -> OutputSpec | None:

@@ -30,7 +30,30 @@ from convo.errors import ProtocolError
 from convo.messages import Message
 from convo.reply import Choice, Reply, Usage
 
-__all__ = ["build_body", "message_from_wire", "message_to_wire", "parse_completion", "snippet"]
+__all__ = [
+    "build_body",
+    "max_tokens_field",
+    "message_from_wire",
+    "message_to_wire",
+    "parse_completion",
+    "snippet",
+]
+
+# Reasoning models refuse ``max_tokens`` (400 "Unsupported parameter"): they take
+# ``max_completion_tokens``, which every current OpenAI model accepts.
+_COMPLETION_TOKENS_MODELS = ("o1", "o3", "o4", "gpt-5", "codex-")
+
+
+def max_tokens_field(model: str) -> str:
+    """The body field that caps the reply's tokens for ``model``.
+
+    >>> max_tokens_field("gpt-4o-mini"), max_tokens_field("o3-mini"), max_tokens_field("gpt-5")
+    ('max_tokens', 'max_completion_tokens', 'max_completion_tokens')
+    """
+    name = model.rsplit("/", 1)[-1].strip().lower()
+    if name.startswith(_COMPLETION_TOKENS_MODELS):
+        return "max_completion_tokens"
+    return "max_tokens"
 
 
 def message_to_wire(message: Message) -> dict[str, Any]:

@@ -13,15 +13,13 @@ from convo.budget import (
     DEFAULT_CONTEXT_WINDOW,
     Fit,
     History,
-    KeepNewest,
-    Strategy,
-    Summarize,
     budget_for,
     context_window,
     fit,
 )
 from convo.errors import BudgetError, ParameterError
 from convo.messages import FunctionCall, Message, ToolCall
+from convo.summary import KeepNewest, Strategy, Summarize
 from convo.tokens import TokenCounter, counter_for
 
 COUNTER = counter_for("gpt-4o")

@@ -34,6 +34,11 @@ FORBIDDEN = {
         "convo.conversation",
         "convo.cli",
     ],
+    # The summary step and convo's own header metadata are parts of the turn.
+    "summary": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "saved": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "pending": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "events": ["convo.transports", "convo.store", "convo.conversation", "httpx2", "sqlalchemy"],
     "budget": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
     "tokens": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
     "templates": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
@@ -58,6 +63,10 @@ FORBIDDEN = {
         "convo.store.models",
     ],
 }
+
+# The values a store speaks in (convo/store/base.py: pydantic only) may be known by the
+# turn, which plans the commit in them; the store's machinery may not.
+ALLOWED = {"turn": {"convo.store.base"}}
 
 
 def _imports(path: Path) -> set[str]:
@@ -85,6 +94,8 @@ def test_layer_imports(part: str) -> None:
         for imported in _imports(path):
             for banned in FORBIDDEN[part]:
                 if part == "errors" and banned == "convo" and imported == "__future__":
+                    continue
+                if imported in ALLOWED.get(part, ()):
                     continue
                 assert not (imported == banned or imported.startswith(banned + ".")), (
                     f"{path.relative_to(ROOT.parent)} imports {imported}, which {part} may not know"

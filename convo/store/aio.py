@@ -55,10 +55,17 @@ class AsyncSQLStore:
         meta: TurnMeta,
         *,
         create: ConversationHeader | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> int:
         """See :meth:`SQLStore.append_turn`."""
         return await asyncio.to_thread(
-            self.sync.append_turn, conversation_id, expected_version, messages, meta, create=create
+            self.sync.append_turn,
+            conversation_id,
+            expected_version,
+            messages,
+            meta,
+            create=create,
+            metadata=metadata,
         )
 
     async def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation:

@@ -104,7 +104,10 @@ class Store(Protocol):
         meta: TurnMeta,
         *,
         create: ConversationHeader | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> int: ...
+
+    def update_header(self, conversation_id: str, **fields: Any) -> ConversationHeader: ...
 
     def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation: ...
 

@@ -121,12 +121,14 @@ class SQLStore:
         meta: TurnMeta,
         *,
         create: ConversationHeader | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> int:
         """Commit one turn's messages in one transaction; returns the new version.
 
         With ``create`` and ``expected_version == 0`` the conversation is created in the
-        same transaction. Raises :class:`VersionConflictError` when another writer
-        appended first (reload and retry).
+        same transaction; ``metadata``, when given, replaces the header's metadata in
+        it too. Raises :class:`VersionConflictError` when another writer appended first
+        (reload and retry).
         """
         _check_id(conversation_id)
         batch = list(messages)
@@ -169,6 +171,14 @@ class SQLStore:
                     "preview": ops.preview(batch),
                 },
             )
+            if metadata is not None:
+                s.execute(
+                    update(CONVERSATIONS)
+                    .where(C.id == conversation_id)
+                    .values(metadata_json=codec.dumps(dict(metadata)))
+                )
+                s.execute(delete(METADATA).where(MD.conversation_id == conversation_id))
+                ops.insert_metadata(s, conversation_id, dict(metadata))
             return version
 
         try:

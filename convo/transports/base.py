@@ -22,6 +22,7 @@ in CPython, once it is dropped) must release the connection.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Self
@@ -55,18 +56,43 @@ class Transport:
         return await asyncio.to_thread(self.complete, request)
 
     async def astream(self, request: Request) -> AsyncIterator[Chunk]:
-        # Drive the sync stream in a worker thread, one chunk at a time, and close it
-        # there too if the consumer stops early.
+        # Drive the sync stream in a worker thread, one chunk at a time. If the consumer
+        # stops early or is cancelled while a read is under way in the thread, the sync
+        # stream is closed by that thread as soon as the read returns: closing it from
+        # elsewhere meanwhile would fail ("generator already executing"), and waiting
+        # for the read here would delay the cancellation.
         it = self.stream(request)
+        lock = threading.Lock()
+        state = {"reading": False, "closing": False}
+
+        def close() -> None:
+            shut = getattr(it, "close", None)
+            if shut is not None:
+                shut()
+
+        def read() -> Any:
+            try:
+                return next(it, _END)
+            finally:
+                with lock:
+                    state["reading"] = False
+                    closing = state["closing"]
+                if closing:
+                    close()
+
         try:
             while True:
-                chunk = await asyncio.to_thread(next, it, _END)
+                with lock:
+                    state["reading"] = True
+                chunk = await asyncio.to_thread(read)
                 if chunk is _END:
                     return
-                yield chunk  # type: ignore[misc]
+                yield chunk
         finally:
-            close = getattr(it, "close", None)
-            if close is not None:
+            with lock:
+                state["closing"] = True
+                reading = state["reading"]
+            if not reading:
                 await asyncio.to_thread(close)
 
     def close(self) -> None:
