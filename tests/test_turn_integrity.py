@@ -549,17 +549,23 @@ def test_tools_mode_runs_the_users_tools_and_ends_only_on_the_output_tool() -> N
 
 
 def test_the_kept_history_never_starts_at_a_structured_output_feedback() -> None:
-    fake = ScriptedTransport("not json", '{"city": "Oslo"}')
+    fake = ScriptedTransport("not json " * 100, '{"city": "Oslo"}')
     conv = Conversation(model="gpt-4o", transport=fake)
-    conv.send("where?", response_format=_Answer)
+    conv.send("where? " + "pad " * 300, response_format=_Answer)
     assert conv.history[2].role == "user"  # the feedback message
-    # A budget that keeps the last two messages only: the cut may not start at feedback.
-    for budget in range(40, 400, 5):
-        req = conv.prepare("next", context_window=budget + 100, max_tokens=100)
+    # Whatever the window, the kept history never starts at the feedback message.
+    starts = set()
+    for window in range(100, 1200, 10):
+        conv.context_window = window
+        try:
+            req = conv.prepare("next", max_tokens=20)
+        except convo.BudgetError:
+            continue
         kept = [m for m in req.messages if m.role != "system"][:-1]
         if kept:
-            assert kept[0].name != "convo_feedback" and kept[0].role == "user", budget
-    # (the context_window here is a per-call override only through prepare's params)
+            starts.add(kept[0].text)
+            assert kept[0].name != "convo_feedback", window
+    assert starts and all(text.startswith("where?") for text in starts)
 
 
 def test_a_content_filtered_reply_is_not_valid_output() -> None:
