@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from convo.errors import PendingToolCallsError, ToolArgumentsError
-from convo.messages import Message, ToolCall, to_messages
+from convo.messages import Message, ToolCall
 from convo.reply import Choice, Reply
-from convo.wire import message_to_wire
 
 __all__ = ["DEFER", "Awaiting", "PendingCall", "ToolResult"]
 
@@ -175,24 +174,24 @@ class Awaiting:
 
     def to_data(self) -> dict[str, Any]:
         return {
-            "message": message_to_wire(self.message),
+            "message": self.message.model_dump(mode="json", exclude_none=True),
             "start": self.start,
             "slots": [
                 {"call": s.call.id, "kind": s.kind}
                 if isinstance(s, PendingCall)
-                else {"answer": message_to_wire(s)}
+                else {"answer": s.model_dump(mode="json", exclude_none=True)}
                 for s in self.slots
             ],
         }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Awaiting:
-        message = to_messages([data["message"]])[0]
+        message = Message.model_validate(data["message"])
         calls = {c.id: c for c in message.tool_calls or ()}
         slots: list[Message | PendingCall] = []
         for s in data["slots"]:
             if "answer" in s:
-                slots.append(to_messages([s["answer"]])[0])
+                slots.append(Message.model_validate(s["answer"]))
             else:
                 slots.append(PendingCall(calls[s["call"]], s["kind"]))
         return cls(message, tuple(slots), int(data.get("start", 0)))

@@ -108,7 +108,8 @@ def awaiting_from(own: Mapping[str, Any], history: Sequence[Message]) -> Awaitin
         logger.warning("a stored record of pending tool calls is damaged (%s)", exc)
         return None
     # Only a history that ends with the awaited round is waiting for it.
-    if not history or history[-1] != awaiting.message:
+    last = history[-1] if history else None
+    if last is None or last.role != "assistant" or last.tool_calls != awaiting.message.tool_calls:
         return None
     return awaiting
 
