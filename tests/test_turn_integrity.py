@@ -27,6 +27,7 @@ from convo import (
     ScriptedTransport,
     SQLStore,
     Summarize,
+    TextDelta,
     Transport,
     Usage,
     VersionConflictError,
@@ -692,3 +693,47 @@ async def test_aclose_leaves_a_given_transport_open() -> None:
     async with AsyncConversation(model="m", transport=transport) as conv:
         await conv.send("q")
     assert transport.closed is False
+
+
+# -- the async twins of the pure decisions ---------------------------------------------
+
+
+async def test_async_fork_inside_a_tool_round_is_refused() -> None:
+    fake = ScriptedTransport(tool_calls(("_lookup", {"city": "Oslo"})), "sunny")
+    conv = AsyncConversation(model="m", transport=fake, tools=[_lookup])
+    await conv.send("weather?")
+    with pytest.raises(MessageError) as info:
+        await conv.fork(at=2)
+    assert info.value.index == 2
+
+
+async def test_async_streamed_deltas_are_the_chosen_choices_and_events_say_why() -> None:
+    conv = AsyncConversation(model="m", transport=ScriptedTransport(_two_choices()))
+    s = conv.stream("x", n=2, choose=1)
+    events = [e async for e in s.events()]
+    assert [e.reason for e in events if isinstance(e, ModelCall)] == ["turn"]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "one"
+    assert s.reply is not None and s.reply.text == "one" == conv.history[-1].text
+
+
+async def test_async_developer_role_and_content_filter() -> None:
+    fake = ScriptedTransport("hi", _text('{"city": "Oslo"}', reason="content_filter"))
+    first = {"role": "developer", "content": "Be brief."}
+    conv = AsyncConversation(model="m", transport=fake, messages=[first])
+    await conv.send("hello")
+    assert fake.requests[0].body["messages"][0] == first
+    with pytest.raises(ContentFilterError):
+        await conv.send("where?", response_format=_Answer)
+    assert len(conv.history) == 2
+
+
+async def test_async_malformed_chunks_and_out_of_range_choose() -> None:
+    conv = AsyncConversation(model="m", transport=ScriptedTransport([{"choices": "nope"}]))
+    with pytest.raises(ProtocolError):
+        async for _ in conv.stream("x"):
+            pass
+    fake = ScriptedTransport("x")
+    conv = AsyncConversation(model="m", transport=fake)
+    with pytest.raises(ParameterError):
+        await conv.send("x", n=2, choose=5)
+    assert fake.requests == [] and conv.history == ()
