@@ -39,7 +39,7 @@ from convo.templates import Template
 from convo.tokens import counter_for
 from convo.tools import ToolRegistry
 from convo.transports.base import Transport
-from convo.turn import CommitPlan, TurnContext, build_request
+from convo.turn import CommitPlan, ToolTokens, TurnContext, build_request
 
 __all__ = ["BaseConversation", "Content", "StoreCall"]
 
@@ -122,6 +122,7 @@ class BaseConversation:
         self._summary: Summary | None = None
         self._awaiting: Awaiting | None = None
         self._lock = threading.Lock()  # a commit's check-and-apply, against other threads
+        self._tool_tokens = ToolTokens()
 
     # -- what the model sees ---------------------------------------------------------
 
@@ -239,6 +240,7 @@ class BaseConversation:
             metadata=self._base_metadata(),
             template=(template.name, template.hash) if template else (None, None),
             started=time.perf_counter(),
+            tool_tokens=self._tool_tokens,
         )
 
     def _new_messages(self, content: Content) -> list[Message]:
