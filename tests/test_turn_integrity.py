@@ -737,3 +737,29 @@ async def test_async_malformed_chunks_and_out_of_range_choose() -> None:
     with pytest.raises(ParameterError):
         await conv.send("x", n=2, choose=5)
     assert fake.requests == [] and conv.history == ()
+
+
+# -- a history no request could carry is refused ----------------------------------------
+
+
+def test_a_given_history_with_an_orphan_or_an_unanswered_call_is_refused() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    orphan = [
+        {"role": "tool", "tool_call_id": "c9", "content": "x"},
+        {"role": "user", "content": "hi"},
+    ]
+    with pytest.raises(MessageError) as info:
+        Conversation(model="m", messages=orphan, transport=ScriptedTransport())
+    assert info.value.index == 0
+    unanswered = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "user", "content": "again"},
+    ]
+    with pytest.raises(MessageError) as info:
+        Conversation(model="m", messages=unanswered, transport=ScriptedTransport())
+    assert info.value.index == 1
+    answered = [*unanswered[:2], {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+    assert (
+        len(Conversation(model="m", messages=answered, transport=ScriptedTransport()).history) == 3
+    )
