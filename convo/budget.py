@@ -337,10 +337,13 @@ class HistoryView(Sequence[Message]):
         return HistoryView(self._history, min(stop, self._stop))
 
 
-def check_sequence(messages: Sequence[Message], *, open_end: bool = False) -> None:
+def check_sequence(
+    messages: Sequence[Message], *, open_end: bool = False, start: int = 0
+) -> None:
     """Refuse a history that no request could carry: a ``tool`` message that answers no
     open call, or an assistant's ``tool_calls`` left unanswered (``open_end`` allows
-    the last round to be open: a suspended turn awaits its answers).
+    the last round to be open: a suspended turn awaits its answers). Errors name the
+    message's index, counting from ``start``.
 
     >>> from convo.messages import FunctionCall, ToolCall
     >>> call = ToolCall(id="c1", function=FunctionCall(name="f"))
@@ -356,19 +359,19 @@ def check_sequence(messages: Sequence[Message], *, open_end: bool = False) -> No
                 raise MessageError(
                     f"a tool message answers {m.tool_call_id!r}, which no earlier "
                     "assistant message left open",
-                    index=i,
+                    index=start + i,
                     field="tool_call_id",
                 )
             del open_calls[m.tool_call_id]
             continue
         if open_calls:
             cid, at = next(iter(open_calls.items()))
-            raise MessageError(f"tool call {cid!r} is never answered", index=at)
+            raise MessageError(f"tool call {cid!r} is never answered", index=start + at)
         for call in m.tool_calls or ():
             open_calls[call.id] = i
     if open_calls and not open_end:
         cid, at = next(iter(open_calls.items()))
-        raise MessageError(f"tool call {cid!r} is never answered", index=at)
+        raise MessageError(f"tool call {cid!r} is never answered", index=start + at)
 
 
 def starts_turn(message: Message) -> bool:

@@ -82,11 +82,13 @@ class BaseConversation:
         **params: Any,
     ) -> None:
         history = to_messages(messages or ())
+        skipped = 0
         if system is None and history and history[0].role in ("system", "developer"):
             first = history.pop(0)
             plain = first.role == "system" and first.name is None
             system = first.text if plain and isinstance(first.content, str) else first
-        check_sequence(history)
+            skipped = 1
+        check_sequence(history, start=skipped)
         self.model: str = model or _default_model()
         self.params: dict[str, Any] = check_params(params)
         self._transport = transport

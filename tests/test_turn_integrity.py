@@ -763,3 +763,13 @@ def test_a_given_history_with_an_orphan_or_an_unanswered_call_is_refused() -> No
     assert (
         len(Conversation(model="m", messages=answered, transport=ScriptedTransport()).history) == 3
     )
+
+
+def test_the_refused_index_counts_a_leading_system_message() -> None:
+    given = [
+        {"role": "system", "content": "sys"},
+        {"role": "tool", "tool_call_id": "c9", "content": "x"},
+    ]
+    with pytest.raises(MessageError) as info:
+        Conversation(model="m", messages=given, transport=ScriptedTransport())
+    assert info.value.index == 1
