@@ -337,9 +337,7 @@ class HistoryView(Sequence[Message]):
         return HistoryView(self._history, min(stop, self._stop))
 
 
-def check_sequence(
-    messages: Sequence[Message], *, open_end: bool = False, start: int = 0
-) -> None:
+def check_sequence(messages: Sequence[Message], *, open_end: bool = False, start: int = 0) -> None:
     """Refuse a history that no request could carry: a ``tool`` message that answers no
     open call, or an assistant's ``tool_calls`` left unanswered (``open_end`` allows
     the last round to be open: a suspended turn awaits its answers). Errors name the

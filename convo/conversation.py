@@ -130,7 +130,7 @@ class Conversation(BaseConversation):
         cut = self._fork_point(at)
         if self.store is None or self._version == 0:
             return self._forked(cut, None)
-        child = self._forked(cut, self.store.fork(self.id, at=cut))
+        child = self._forked(cut, self.store.fork(self.id, at=self._offset + cut))
         if (fix := self._fork_header_fix(child)) is not None:
             method, args, kwargs = fix
             method(*args, **kwargs)
@@ -138,12 +138,20 @@ class Conversation(BaseConversation):
 
     @classmethod
     def load(
-        cls, id: str, *, store: Any, transport: Transport | None = None, **overrides: Any
+        cls,
+        id: str,
+        *,
+        store: Any,
+        transport: Transport | None = None,
+        tail: int | None = None,
+        **overrides: Any,
     ) -> Self:
         """Restore a stored conversation (system, template, parameters, history, and
         what a suspended turn awaits). Settings that are code (tools, hooks) are given
-        again as keyword arguments."""
-        stored = store.load(id)
+        again as keyword arguments. ``tail=N`` loads only the last N messages (about
+        what the budget can use), so a long conversation reloads fast; new turns are
+        appended to the whole stored history all the same."""
+        stored = store.load(id) if tail is None else store.load(id, tail=tail)
         return cls._restored(stored, {"transport": transport, "store": store, **overrides})
 
     def close(self) -> None:
@@ -244,7 +252,7 @@ class AsyncConversation(BaseConversation):
         cut = self._fork_point(at)
         if self.store is None or self._version == 0:
             return self._forked(cut, None)
-        fork = (self.store.fork, (self.id,), {"at": cut})
+        fork = (self.store.fork, (self.id,), {"at": self._offset + cut})
         child = self._forked(cut, await self._store_run(fork))
         if (fix := self._fork_header_fix(child)) is not None:
             await self._store_run(fix)
@@ -252,14 +260,21 @@ class AsyncConversation(BaseConversation):
 
     @classmethod
     async def load(
-        cls, id: str, *, store: Any, transport: Transport | None = None, **overrides: Any
+        cls,
+        id: str,
+        *,
+        store: Any,
+        transport: Transport | None = None,
+        tail: int | None = None,
+        **overrides: Any,
     ) -> Self:
         """Restore a stored conversation (see :meth:`Conversation.load`)."""
         method = store.load
+        kwargs = {} if tail is None else {"tail": tail}
         if inspect.iscoroutinefunction(inspect.unwrap(method)):
-            stored = await method(id)
+            stored = await method(id, **kwargs)
         else:
-            stored = await asyncio.to_thread(method, id)
+            stored = await asyncio.to_thread(method, id, **kwargs)
         return cls._restored(stored, {"transport": transport, "store": store, **overrides})
 
     async def aclose(self) -> None:

@@ -68,42 +68,60 @@ def header_metadata(
     summary: Summary | None,
     awaiting: Awaiting | None,
     system: Message | None = None,
+    offset: int = 0,
 ) -> dict[str, Any]:
-    """The whole header metadata to store: the user's keys and convo's state."""
+    """The whole header metadata to store: the user's keys and convo's state.
+
+    Positions are stored from the start of the whole history: ``offset`` is where the
+    history in memory begins (a conversation loaded with ``tail=``).
+    """
     out = dict(user)
     if summary is not None:
         out[_SUMMARY] = {
             "message": message_to_wire(summary.message),
-            "covers": summary.covers,
+            "covers": summary.covers + offset,
             "check": summary.check,
         }
     if awaiting is not None:
-        out[_AWAITING] = awaiting.to_data()
+        data = awaiting.to_data()
+        data["start"] = awaiting.start + offset
+        out[_AWAITING] = data
     if system is not None:
         out[_SYSTEM] = message_to_wire(system)
     return out
 
 
-def summary_from(own: Mapping[str, Any], history: Sequence[Message]) -> Summary | None:
+def summary_from(
+    own: Mapping[str, Any], history: Sequence[Message], offset: int = 0
+) -> Summary | None:
+    """The stored summary, if it holds for ``history`` (which begins at ``offset``)."""
     saved = own.get(_SUMMARY)
     if not isinstance(saved, Mapping):
         return None
     try:
-        summary = Summary(
-            to_messages([saved["message"]])[0], int(saved["covers"]), str(saved.get("check", ""))
-        )
+        message = to_messages([saved["message"]])[0]
+        covers, check = int(saved["covers"]) - offset, str(saved.get("check", ""))
     except (KeyError, TypeError, ValueError):
         logger.warning("a stored summary is damaged; it will be made again")
         return None
+    if covers <= 0:
+        # It covers only messages before the loaded tail: it stands for all of them.
+        return Summary(message, 0, "") if offset else None
+    summary = Summary(message, covers, check)
     return summary if summary.fits(history) else None
 
 
-def awaiting_from(own: Mapping[str, Any], history: Sequence[Message]) -> Awaiting | None:
+def awaiting_from(
+    own: Mapping[str, Any], history: Sequence[Message], offset: int = 0
+) -> Awaiting | None:
+    """The stored record of a suspended turn, if ``history`` ends with its round."""
     saved = own.get(_AWAITING)
     if not isinstance(saved, Mapping):
         return None
     try:
         awaiting = Awaiting.from_data(saved)
+        start = max(0, awaiting.start - offset)  # a tail may begin inside that turn
+        awaiting = Awaiting(awaiting.message, awaiting.slots, start)
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("a stored record of pending tool calls is damaged (%s)", exc)
         return None

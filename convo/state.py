@@ -125,6 +125,7 @@ class BaseConversation:
         self._awaiting: Awaiting | None = None
         self._lock = threading.Lock()  # a commit's check-and-apply, against other threads
         self._tool_tokens = ToolTokens()
+        self._offset = 0  # where the history in memory begins (a tail loaded from a store)
 
     # -- what the model sees ---------------------------------------------------------
 
@@ -243,6 +244,7 @@ class BaseConversation:
             template=(template.name, template.hash) if template else (None, None),
             started=time.perf_counter(),
             tool_tokens=self._tool_tokens,
+            offset=self._offset,
         )
 
     def _new_messages(self, content: Content) -> list[Message]:
@@ -296,7 +298,7 @@ class BaseConversation:
             params=self.params,
             title=self.title,
             metadata=header_metadata(
-                self.metadata, self._summary, self._awaiting, self._system_message()
+                self.metadata, self._summary, self._awaiting, self._system_message(), self._offset
             ),
         )
 
@@ -389,6 +391,7 @@ class BaseConversation:
         """The fork at ``cut``, in memory; ``new_id`` when the store made it (version 1)."""
         child = type(self)(**self._settings(), id=new_id)
         child._adopt(self._history[:cut], self._awaiting if cut == len(self._history) else None)
+        child._offset = self._offset if new_id is not None else 0
         if self._summary is not None and self._summary.fits(child._history):
             child._summary = self._summary
         if new_id is not None:
@@ -402,7 +405,7 @@ class BaseConversation:
         if child._summary is self._summary and child._awaiting is self._awaiting:
             return None
         metadata = header_metadata(
-            child.metadata, child._summary, child._awaiting, child._system_message()
+            child.metadata, child._summary, child._awaiting, child._system_message(), child._offset
         )
         return self.store.update_header, (child.id,), {"metadata": metadata}
 
@@ -431,11 +434,13 @@ class BaseConversation:
         kwargs.update(overrides)
         conv = cls(**kwargs)
         history = History(stored.messages)
+        offset = int(getattr(stored, "offset", 0) or 0)
         conv._history = history
         conv._unsaved = []
         conv._version = stored.version
-        conv._summary = summary_from(own, history)
-        conv._awaiting = awaiting_from(own, history)
+        conv._offset = offset
+        conv._summary = summary_from(own, history, offset)
+        conv._awaiting = awaiting_from(own, history, offset)
         return conv
 
     def __repr__(self) -> str:

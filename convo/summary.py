@@ -169,6 +169,8 @@ class Summary:
     check: str = ""
 
     def fits(self, history: Sequence[Message]) -> bool:
+        if self.covers == 0:  # stands for what came before a loaded tail
+            return True
         if not 0 < self.covers <= len(history):
             return False
         return not self.check or digest(history[self.covers - 1]) == self.check

@@ -217,6 +217,7 @@ class TurnContext:
     template: tuple[str | None, str | None] = (None, None)
     started: float = 0.0
     tool_tokens: ToolTokens | None = None
+    offset: int = 0  # where ``history`` begins in the stored history (a loaded tail)
 
 
 ToolParts = tuple[tuple[dict[str, Any], ...], ...]
@@ -673,7 +674,9 @@ def _plan(
     awaiting: Awaiting | None = None,
 ) -> CommitPlan:
     changed = summary is not ctx.summary or awaiting != ctx.awaiting
-    metadata = header_metadata(ctx.metadata, summary, awaiting) if changed else None
+    metadata = (
+        header_metadata(ctx.metadata, summary, awaiting, offset=ctx.offset) if changed else None
+    )
     name, digest = ctx.template
     meta = TurnMeta(
         usage=turn.usage,
