@@ -22,7 +22,7 @@ import asyncio
 import collections
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any, Self
 
 from convo.events import Event
@@ -187,7 +187,7 @@ class AsyncConversation(BaseConversation):
         ctx = self._context(params, stream=False)
         return await _areply(self._drive(run_turn(ctx, (), [(tool_call_id, approved)])))
 
-    async def _drive(self, flow: Flow) -> AsyncIterator[Event]:
+    async def _drive(self, flow: Flow) -> AsyncGenerator[Event, None]:
         transport = self.transport
         stream: Any = None
         try:
@@ -289,10 +289,11 @@ class AsyncConversation(BaseConversation):
         await self.aclose()
 
 
-async def _areply(events: AsyncIterator[Event]) -> Reply:
+async def _areply(events: AsyncGenerator[Event, None]) -> Reply:
     last: Any = None
-    async for event in events:
-        last = event
+    async with contextlib.aclosing(events):  # closed at once, however the loop ends
+        async for event in events:
+            last = event
     reply: Reply = last.reply
     return reply
 
