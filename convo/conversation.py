@@ -22,7 +22,7 @@ import asyncio
 import collections
 import contextlib
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from typing import Any, Self
 
 from convo.events import Event
