@@ -25,7 +25,7 @@ import inspect
 from collections.abc import AsyncGenerator, Generator, Iterator
 from typing import Any, Self
 
-from convo.events import Event
+from convo.events import Event, TextDelta
 from convo.reply import Reply
 from convo.state import BaseConversation, Content, StoreCall
 from convo.stream import AsyncStream, Stream
@@ -83,8 +83,11 @@ class Conversation(BaseConversation):
         try:
             effect = next(flow)
             while True:
-                if effect is NEXT_CHUNK:
+                if type(effect) is TextDelta:
+                    yield effect
                     answer: Any = next(stream, None)
+                elif effect is NEXT_CHUNK:
+                    answer = next(stream, None)
                 elif type(effect) is Emit:
                     yield effect.event
                     answer = None
@@ -193,8 +196,11 @@ class AsyncConversation(BaseConversation):
         try:
             effect = next(flow)
             while True:
-                if effect is NEXT_CHUNK:
+                if type(effect) is TextDelta:
+                    yield effect
                     answer: Any = await anext(stream, None)
+                elif effect is NEXT_CHUNK:
+                    answer = await anext(stream, None)
                 elif type(effect) is Emit:
                     yield effect.event
                     answer = None

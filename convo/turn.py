@@ -9,6 +9,7 @@ effect                 the driver does                               and sends b
 :class:`CallModel`     ``transport.complete(request)``               the ``Reply``
 :class:`OpenStream`    ``transport.stream(request)``, kept open      nothing
 ``NEXT_CHUNK``         reads the open stream's next chunk            the chunk, or None
+``TextDelta``          hands it to the caller, then reads on         the next chunk
 ``CLOSE_STREAM``       closes the open stream                        nothing
 :class:`Approve`       asks the approval hook about each call        the verdicts
 :class:`RunTools`      runs the approved calls                       their tool messages
@@ -172,7 +173,7 @@ class Commit:
     plan: CommitPlan
 
 
-Effect = CallModel | OpenStream | _Signal | Approve | RunTools | Emit | Commit
+Effect = CallModel | OpenStream | _Signal | TextDelta | Approve | RunTools | Emit | Commit
 
 
 # -- what a turn reads ----------------------------------------------------------------
@@ -453,10 +454,8 @@ def _call(ctx: TurnContext, request: Request) -> Generator[Effect, Any, Reply]:
     chosen = ctx.choose if isinstance(ctx.choose, int) else 0
     asm = StreamAssembler(choice=chosen)
     output = ctx.output
-    while True:
-        chunk = yield NEXT_CHUNK
-        if chunk is None:
-            break
+    chunk = yield NEXT_CHUNK
+    while chunk is not None:
         try:
             delta = asm.feed(chunk)
         except ConvoError:
@@ -466,12 +465,17 @@ def _call(ctx: TurnContext, request: Request) -> Generator[Effect, Any, Reply]:
                 f"a stream chunk is not a chat.completion.chunk ({type(exc).__name__}: {exc})",
                 snippet=snippet(chunk),
             ) from None
-        if delta:
+        if not delta:
+            chunk = yield NEXT_CHUNK
+        elif output is None:
+            # The hot path of a stream: one effect hands the text over and reads on.
+            chunk = yield TextDelta(delta)
+        else:
             yield Emit(TextDelta(delta))
-            if output is not None:
-                partial = output.partial_value(asm.text)
-                if partial is not None:
-                    yield Emit(PartialOutput(partial))
+            partial = output.partial_value(asm.text)
+            if partial is not None:
+                yield Emit(PartialOutput(partial))
+            chunk = yield NEXT_CHUNK
     yield CLOSE_STREAM
     return asm.finish()
 
