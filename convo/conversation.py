@@ -25,13 +25,7 @@ import inspect
 from collections.abc import AsyncGenerator, Generator, Iterator
 from typing import Any, Self
 
-from convo.events import Event, TextDelta
-from convo.reply import Reply
-from convo.state import BaseConversation, Content, StoreCall
-from convo.stream import AsyncStream, Stream
-from convo.tools import arun_all, run_all
-from convo.transports.base import Transport
-from convo.turn import (
+from convo.effects import (
     CLOSE_STREAM,
     NEXT_CHUNK,
     Approve,
@@ -40,8 +34,14 @@ from convo.turn import (
     Emit,
     OpenStream,
     RunTools,
-    run_turn,
 )
+from convo.events import Event, TextDelta
+from convo.reply import Reply
+from convo.state import BaseConversation, Content, StoreCall
+from convo.stream import AsyncStream, Stream
+from convo.tools import arun_all, run_all
+from convo.transports.base import Transport
+from convo.turn import run_turn
 
 __all__ = ["AsyncConversation", "Conversation"]
 

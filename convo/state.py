@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Self
 
 from convo.budget import History, budget_for, check_sequence, context_window
+from convo.effects import CommitPlan
 from convo.errors import InputError, MessageError, ParameterError, VersionConflictError
 from convo.messages import Message, MessageLike, to_messages
 from convo.params import check_params
@@ -39,7 +40,7 @@ from convo.templates import Template
 from convo.tokens import counter_for
 from convo.tools import ToolRegistry
 from convo.transports.base import Transport
-from convo.turn import CommitPlan, ToolTokens, TurnContext, build_request
+from convo.turn import ToolTokens, TurnContext, build_request
 
 __all__ = ["BaseConversation", "Content", "StoreCall"]
 

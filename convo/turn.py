@@ -1,7 +1,8 @@
 """One turn of a conversation, written once and without I/O.
 
-:func:`run_turn` is a generator that owns every decision of a turn. It yields what
-it needs done and receives the result:
+:func:`run_turn` is a generator that owns every decision of a turn (its tool rounds
+are in :mod:`convo.rounds`). It yields what it needs done - the values of
+:mod:`convo.effects` - and receives the result:
 
 =====================  ============================================  ==================
 effect                 the driver does                               and sends back
@@ -34,6 +35,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from convo.budget import fit
+from convo.effects import (
+    CLOSE_STREAM,
+    NEXT_CHUNK,
+    CallModel,
+    Commit,
+    CommitPlan,
+    Effect,
+    Emit,
+    OpenStream,
+)
 from convo.errors import (
     ContentFilterError,
     ConvoError,
@@ -41,7 +52,6 @@ from convo.errors import (
     ParseError,
     ProtocolError,
     ToolArgumentsError,
-    ToolRefusedError,
     ToolRoundsExceededError,
     TruncatedError,
 )
@@ -50,130 +60,24 @@ from convo.events import (
     ModelCall,
     PartialOutput,
     TextDelta,
-    ToolCallEvent,
-    ToolResultEvent,
 )
-from convo.messages import Message, ToolCall
-from convo.pending import DEFER, Awaiting, PendingCall
+from convo.messages import Message
+from convo.pending import Awaiting
 from convo.reply import Reply, Usage, add_usage
 from convo.request import Request
+from convo.rounds import after_tool_round, answer_round, output_call, resolve_approvals
 from convo.saved import header_metadata
 from convo.store.base import ConversationHeader, TurnMeta
 from convo.streaming import StreamAssembler
 from convo.structured import OutputSpec
 from convo.summary import Strategy, Summary, summarize
 from convo.tokens import TokenCounter
-from convo.tools import PreparedCall, ToolRegistry, prepare
+from convo.tools import ToolRegistry
 from convo.wire import build_body, message_to_wire, snippet
 
-__all__ = [
-    "CLOSE_STREAM",
-    "NEXT_CHUNK",
-    "Approve",
-    "CallModel",
-    "Commit",
-    "CommitPlan",
-    "Emit",
-    "OpenStream",
-    "RunTools",
-    "ToolTokens",
-    "TurnContext",
-    "build_request",
-    "run_turn",
-]
+__all__ = ["ToolTokens", "TurnContext", "build_request", "run_turn"]
 
 logger = logging.getLogger("convo")
-
-
-# -- effects -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CallModel:
-    """Send ``request`` and answer with the whole :class:`~convo.Reply`."""
-
-    request: Request
-
-
-@dataclass(frozen=True, slots=True)
-class OpenStream:
-    """Open a stream for ``request``; then answer each ``NEXT_CHUNK`` with a chunk."""
-
-    request: Request
-
-
-class _Signal:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-#: Read the open stream's next chunk (``None`` once it has ended).
-NEXT_CHUNK = _Signal("NEXT_CHUNK")
-#: Close the open stream (the driver also closes it if the turn ends any other way).
-CLOSE_STREAM = _Signal("CLOSE_STREAM")
-
-
-@dataclass(frozen=True, slots=True)
-class Approve:
-    """Ask ``hook`` about each call, in order; answer with what it returned for each."""
-
-    calls: tuple[PreparedCall, ...]
-    hook: Callable[..., Any]
-
-
-@dataclass(frozen=True, slots=True)
-class RunTools:
-    """Run these approved calls; answer with one ``tool`` message each, in order."""
-
-    calls: tuple[PreparedCall, ...]
-    on_result: Callable[..., Any] | None = None
-    on_error: Literal["return", "raise"] = "return"
-    timeout: float | None = None
-    count_tokens: Callable[[str], int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """Hand ``event`` to whoever iterates the turn; answer with nothing."""
-
-    event: Any
-
-
-@dataclass(frozen=True, slots=True)
-class CommitPlan:
-    """Everything a turn writes, as one value: applied whole or not at all.
-
-    ``messages`` join the history; ``store_messages`` (the conversation's unsaved
-    initial messages first) are what the store appends in one transaction with
-    ``meta``, the header's new ``metadata`` (if it changed) and ``create`` (the
-    header, for the first turn). The turn was built on ``base_version`` and a history
-    of ``base_length`` messages: committing on anything else is a conflict.
-    """
-
-    base_version: int
-    base_length: int
-    messages: tuple[Message, ...]
-    store_messages: tuple[Message, ...]
-    meta: TurnMeta
-    metadata: dict[str, Any] | None = None
-    create: ConversationHeader | None = None
-    summary: Summary | None = None
-    awaiting: Awaiting | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    """Commit ``plan``: the store first, then memory; answer with the new version."""
-
-    plan: CommitPlan
-
-
-Effect = CallModel | OpenStream | _Signal | TextDelta | Approve | RunTools | Emit | Commit
 
 
 # -- what a turn reads ----------------------------------------------------------------
@@ -321,17 +225,15 @@ class _Turn:
     (earlier, for a turn resumed after a suspension), and how many of its messages were
     already committed by the turn it resumes."""
 
-    __slots__ = ("base_length", "calls", "carried", "start", "usage")
+    __slots__ = ("base_length", "carried", "start", "usage")
 
     def __init__(self, base_length: int, start: int, carried: int = 0) -> None:
         self.usage: Usage | None = None
-        self.calls = 0
         self.base_length = base_length
         self.start = start
         self.carried = carried
 
     def add(self, reply: Reply) -> None:
-        self.calls += 1
         self.usage = add_usage(self.usage, reply.usage)
 
 
@@ -357,7 +259,7 @@ def run_turn(
         )
     if awaiting is not None:
         if results or resolutions:
-            resolved = yield from _resolve(ctx, awaiting, resolutions)
+            resolved = yield from resolve_approvals(ctx, awaiting, resolutions)
             answers, rest = awaiting.answer(results, resolved)
             if rest is not None:  # some calls still wait: record what arrived
                 return (yield from _suspend(ctx, turn, [], rest, ctx.summary))
@@ -390,24 +292,24 @@ def run_turn(
         reply = _pick(ctx, (yield from _call(ctx, request)), request)
         turn.add(reply)
         message = reply.message
-        output_call = _output_call(ctx, message) if tools_mode else None
+        final = output_call(ctx, message) if tools_mode else None
         if message.tool_calls and reply.finish_reason == "length":
             # The arguments may be cut anywhere: running the tool would act on a guess.
             raise TruncatedError(
                 "the reply was cut off (finish_reason 'length') inside a tool call"
             )
-        if message.tool_calls and output_call is None:
+        if message.tool_calls and final is None:
             rounds += 1
             if rounds > ctx.max_tool_rounds:
                 raise ToolRoundsExceededError(
                     f"the model still called tools after max_tool_rounds={ctx.max_tool_rounds}"
                 )
             pending.append(message)
-            answers, waiting = yield from _answer(ctx, message, turn.start)
+            answers, waiting = yield from answer_round(ctx, message, turn.start)
             if waiting is not None:
                 return (yield from _suspend(ctx, turn, pending, waiting, summary, reply))
             pending.extend(answers)
-            ctx = _after_tool_round(ctx)
+            ctx = after_tool_round(ctx)
             if rounds == ctx.max_tool_rounds and ctx.on_max_tool_rounds == "answer":
                 # The last round is spent: ask for a final answer, with no more calls.
                 ctx = replace(ctx, params={**ctx.params, "tool_choice": "none"})
@@ -416,10 +318,10 @@ def run_turn(
         if ctx.output is None:
             pending.append(message)
             break
-        if output_call is not None:
+        if final is not None:
             # Keep the JSON as the assistant's text: a stored tool call without an
             # answer would break the sequence, and the history should show the JSON.
-            message = Message.assistant(output_call.function.arguments)
+            message = Message.assistant(final.function.arguments)
             reply = _replace_message(reply, message)
         if reply.finish_reason == "content_filter":
             raise ContentFilterError(
@@ -537,122 +439,6 @@ def _pick(ctx: TurnContext, reply: Reply, request: Request) -> Reply:
     return reply
 
 
-def _output_call(ctx: TurnContext, message: Message) -> ToolCall | None:
-    """In ``output_mode="tools"``: the call to the output tool, if it is the only kind."""
-    calls = message.tool_calls or ()
-    assert ctx.output is not None
-    name = ctx.output.name
-    if calls and all(c.function.name == name for c in calls):
-        return calls[0]
-    return None
-
-
-def _answer(
-    ctx: TurnContext, message: Message, start: int
-) -> Generator[Effect, Any, tuple[list[Message], Awaiting | None]]:
-    """One tool message per call, in call order, or what the round still awaits."""
-    calls = message.tool_calls or ()
-    registry = ctx.tools or ToolRegistry()
-    external = {t["function"]["name"] for t in ctx.external}
-    output = ctx.output.name if ctx.output is not None else None
-    slots: list[Message | PreparedCall | PendingCall] = []
-    for call in calls:
-        if call.function.name in external and call.function.name not in registry:
-            slots.append(PendingCall(call, "result"))
-        elif call.function.name == output:
-            slots.append(
-                Message.tool(
-                    f"Not run: {output} gives the final answer; call it on its own, after "
-                    "the other calls are answered.",
-                    tool_call_id=call.id,
-                )
-            )
-        else:
-            slots.append(prepare(registry, call, on_error=ctx.tool_errors))
-    if ctx.stream:
-        for call in calls:
-            yield Emit(ToolCallEvent(call))
-    runnable = [s for s in slots if isinstance(s, PreparedCall)]
-    if runnable and ctx.approve is not None:
-        verdicts = yield Approve(tuple(runnable), ctx.approve)
-        for prepared, verdict in zip(runnable, verdicts, strict=True):
-            i = slots.index(prepared)
-            if verdict is DEFER:
-                slots[i] = PendingCall(prepared.call, "approval")
-            elif verdict is not True:  # only an explicit True runs a call
-                slots[i] = _refused(ctx, prepared)
-        runnable = [s for s in slots if isinstance(s, PreparedCall)]
-    ran: list[Message] = []
-    if runnable:
-        ran = list(
-            (
-                yield RunTools(
-                    tuple(runnable),
-                    on_result=ctx.on_tool_result,
-                    on_error=ctx.tool_errors,
-                    timeout=ctx.tool_timeout,
-                    count_tokens=ctx.counter.text,
-                )
-            )
-        )
-        if len(ran) != len(runnable):
-            raise ProtocolError(f"{len(runnable)} tool calls ran but {len(ran)} answers came back")
-    answers = iter(ran)
-    done: list[Message | PendingCall] = [
-        next(answers) if isinstance(s, PreparedCall) else s for s in slots
-    ]
-    if ctx.stream:
-        for item in done:
-            if isinstance(item, Message):
-                yield Emit(ToolResultEvent(item))
-    waiting = [s for s in done if isinstance(s, PendingCall)]
-    if waiting:
-        return [], Awaiting.of(message, done, start)
-    return [m for m in done if isinstance(m, Message)], None
-
-
-def _refused(ctx: TurnContext, prepared: PreparedCall) -> Message:
-    error = ToolRefusedError(
-        f"the user refused this call to {prepared.tool.name}; it was not run",
-        tool=prepared.tool.name,
-        tool_call_id=prepared.call.id,
-    )
-    if ctx.tool_errors == "raise":
-        raise error
-    return Message.tool(f"Error: {error}", tool_call_id=prepared.call.id)
-
-
-def _resolve(
-    ctx: TurnContext, awaiting: Awaiting, resolutions: Sequence[tuple[str, bool]]
-) -> Generator[Effect, Any, list[Message]]:
-    """The answers of resolved approvals: approved calls run now, the others refused."""
-    registry = ctx.tools or ToolRegistry()
-    made: list[Message] = []
-    runnable: list[PreparedCall] = []
-    for cid, approved in resolutions:
-        call = awaiting.approval(cid)
-        slot = prepare(registry, call, on_error=ctx.tool_errors)
-        if isinstance(slot, Message):
-            made.append(slot)
-        elif approved is True:
-            runnable.append(slot)
-        else:
-            made.append(_refused(ctx, slot))
-    if runnable:
-        made.extend(
-            (
-                yield RunTools(
-                    tuple(runnable),
-                    on_result=ctx.on_tool_result,
-                    on_error=ctx.tool_errors,
-                    timeout=ctx.tool_timeout,
-                    count_tokens=ctx.counter.text,
-                )
-            )
-        )
-    return made
-
-
 def _suspend(
     ctx: TurnContext,
     turn: _Turn,
@@ -714,20 +500,6 @@ def _split_results(new: Sequence[Message]) -> tuple[list[Message], list[Message]
             tool_call_id=results[0].tool_call_id,
         )
     return results, ([] if results else list(new))
-
-
-def _ids(messages: Sequence[Message]) -> list[str]:
-    return [repr(m.tool_call_id) for m in messages]
-
-
-def _after_tool_round(ctx: TurnContext) -> TurnContext:
-    # A forced tool_choice ("required", or one named function) means "call it now";
-    # kept for the next round it would force the same call forever. As in the OpenAI
-    # Agents SDK, the rounds after the first go back to "auto".
-    choice = ctx.params.get("tool_choice")
-    if choice == "required" or isinstance(choice, dict):
-        return replace(ctx, params={**ctx.params, "tool_choice": "auto"})
-    return ctx
 
 
 def _replace_message(reply: Reply, message: Message) -> Reply:

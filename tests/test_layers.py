@@ -38,6 +38,14 @@ FORBIDDEN = {
     "summary": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
     "saved": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
     "pending": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "effects": [
+        "httpx2",
+        "sqlalchemy",
+        "convo.transports",
+        "convo.conversation",
+        "convo.store.sql",
+    ],
+    "rounds": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
     "events": ["convo.transports", "convo.store", "convo.conversation", "httpx2", "sqlalchemy"],
     "budget": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
     "tokens": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
@@ -66,7 +74,7 @@ FORBIDDEN = {
 
 # The values a store speaks in (convo/store/base.py: pydantic only) may be known by the
 # turn, which plans the commit in them; the store's machinery may not.
-ALLOWED = {"turn": {"convo.store.base"}}
+ALLOWED = {"turn": {"convo.store.base"}, "effects": {"convo.store.base"}}
 
 
 def _imports(path: Path) -> set[str]:
