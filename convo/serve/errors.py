@@ -104,7 +104,12 @@ def from_exception(exc: BaseException) -> ApiError:
         return ApiError(502, f"the model's reply cannot be used: {exc}", code="bad_output")
     if isinstance(exc, e.PluginError):
         return ApiError(404, str(exc), param="model", code="model_not_found")
-    log.exception("internal error", exc_info=exc)
+    # The type and where, never the message: it may hold anything (a key, a prompt).
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+    log.error("internal error: %s at %s", type(exc).__name__, where)
     return ApiError(500, "internal server error", code="internal_error")
 
 
@@ -118,5 +123,9 @@ def _upstream_status(exc: e.APIStatusError) -> ApiError:
     if status in (401, 403):
         return ApiError(502, "the upstream refused this server's credentials", code="upstream_auth")
     if status in (400, 404, 422):
-        return ApiError(status, f"upstream: {exc.message}", param=exc.param, code=exc.code)
+        code = None if exc.code is None else str(exc.code)
+        return ApiError(status, f"upstream: {exc.message}", param=exc.param, code=code)
+    if status == 503:
+        retry = {"Retry-After": str(round(exc.retry_after))} if getattr(exc, "retry_after", None) else {}
+        return ApiError(503, "the upstream model is unavailable", code="upstream_unavailable", headers=retry)
     return ApiError(502, f"the upstream model failed ({status})", code="upstream_error")
