@@ -70,7 +70,28 @@ FORBIDDEN = {
         "convo.store.sql",
         "convo.store.models",
     ],
+    # The server drives conversations through the public API only: no turn internals,
+    # no store machinery, no HTTP client of its own (the transports talk upstream).
+    "serve": [
+        "httpx",
+        "httpx2",
+        "sqlalchemy",
+        "convo.turn",
+        "convo.state",
+        "convo.effects",
+        "convo.rounds",
+        "convo.cli",
+        "convo.store.sql",
+        "convo.store._engine",
+        "convo.store.models",
+        "convo.transports.openai",
+    ],
 }
+
+# Nothing in the core knows the server (it is an optional extra on top).
+for _part in list(FORBIDDEN):
+    if _part != "serve":
+        FORBIDDEN[_part] = [*FORBIDDEN[_part], "convo.serve", "starlette", "uvicorn"]
 
 # The values a store speaks in (convo/store/base.py: pydantic only) may be known by the
 # turn, which plans the commit in them; the store's machinery may not.

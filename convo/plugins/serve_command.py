@@ -19,8 +19,9 @@ __all__ = ["register_commands"]
 @click.option("--model", help="The model when a request names none.")
 @click.option("--alias", "aliases", multiple=True, metavar="NAME=MODEL", help="A model alias.")
 @click.option("--api-key", "api_keys", multiple=True, help="A tenant's bearer key (repeatable).")
-@click.option("--keys-file", type=click.Path(exists=True, dir_okay=False),
-              help="Tenant keys, one a line.")
+@click.option(
+    "--keys-file", type=click.Path(exists=True, dir_okay=False), help="Tenant keys, one a line."
+)
 def serve(
     db: str | None,
     host: str,
@@ -35,12 +36,18 @@ def serve(
     try:
         from convo.serve.main import is_loopback, read_keys, run
     except ImportError as exc:
-        raise click.ClickException(f"convo serve needs: pip install 'convo[serve]' ({exc})") from None
+        raise click.ClickException(
+            f"convo serve needs: pip install 'convo[serve]' ({exc})"
+        ) from None
     keys = [*api_keys, *(read_keys(keys_file) if keys_file else ())]
     if not keys and not is_loopback(host):
-        raise click.UsageError(f"without --api-key, convo serve listens on loopback only, not {host}")
+        raise click.UsageError(
+            f"without --api-key, convo serve listens on loopback only, not {host}"
+        )
     if workers > 1 and (db is None or db.startswith("sqlite")):
-        click.echo("Note: several workers on SQLite serialize their writes; use PostgreSQL.", err=True)
+        click.echo(
+            "Note: several workers on SQLite serialize their writes; use PostgreSQL.", err=True
+        )
     pairs = {}
     for item in aliases:
         name, sep, target = item.partition("=")

@@ -108,8 +108,11 @@ def route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             tenant = service.tenants.tenant(request.headers.get("authorization"))
             if tenant is None:
-                raise ApiError(401, "a valid API key is required (Authorization: Bearer ...)",
-                               code="invalid_api_key")
+                raise ApiError(
+                    401,
+                    "a valid API key is required (Authorization: Bearer ...)",
+                    code="invalid_api_key",
+                )
             request.scope.setdefault("state", {})["tenant"] = tenant
             return await handler(request, service, tenant)
         except Exception as exc:

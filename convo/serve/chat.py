@@ -83,7 +83,9 @@ async def completions(request: Request, service: Service, tenant: str) -> Respon
     content: Any
     if named is None:
         if not messages:
-            raise ApiError(400, "messages must not be empty", param="messages", code="invalid_messages")
+            raise ApiError(
+                400, "messages must not be empty", param="messages", code="invalid_messages"
+            )
         conv = AsyncConversation(
             model=model, messages=messages, transport=service.transport(model), tools=tools
         )

@@ -48,8 +48,13 @@ def _user(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def _metadata(body: dict[str, Any]) -> dict[str, Any]:
     meta = body.get("metadata") or {}
-    if not isinstance(meta, dict) or len(meta) > 16 or any(
-        not isinstance(k, str) or k.startswith(_OWN) or not isinstance(v, str) for k, v in meta.items()
+    if (
+        not isinstance(meta, dict)
+        or len(meta) > 16
+        or any(
+            not isinstance(k, str) or k.startswith(_OWN) or not isinstance(v, str)
+            for k, v in meta.items()
+        )
     ):
         raise ApiError(400, "metadata: up to 16 string keys and string values", param="metadata")
     return meta
@@ -66,16 +71,21 @@ async def _load(service: Service, tenant: str, cid: str) -> StoredConversation:
 
 def _object(cid: str, stored: StoredConversation) -> dict[str, Any]:
     created = stored.header.created_at
-    return {"id": cid, "object": "conversation",
-            "created_at": int(created.timestamp()) if created else 0,
-            "metadata": _user(stored.header.metadata)}
+    return {
+        "id": cid,
+        "object": "conversation",
+        "created_at": int(created.timestamp()) if created else 0,
+        "metadata": _user(stored.header.metadata),
+    }
 
 
 def _items(messages: list[Message], start: int = 0) -> list[dict[str, Any]]:
     out = []
     for n, m in enumerate(messages, start):
         for item in to_items([m], "x"):
-            item["id"] = f"item_{n}" if item["type"] != "function_call" else f"item_{n}_{item['call_id']}"
+            item["id"] = (
+                f"item_{n}" if item["type"] != "function_call" else f"item_{n}_{item['call_id']}"
+            )
             out.append(item)
     return out
 
@@ -88,9 +98,14 @@ async def create(request: Request, service: Service, tenant: str) -> Response:
         raise ApiError(400, f"items: a list of at most {MAX_ITEMS}", param="items")
     messages = to_messages(raw) if raw else []
     cid = new_id("conv")
-    data = {"format": "convo.conversation", "format_version": 1, "version": 1, "turns": [],
-            "header": {"id": stored_id(tenant, cid), "metadata": _metadata(body)},
-            "messages": [m.model_dump(exclude_none=True) for m in messages]}
+    data = {
+        "format": "convo.conversation",
+        "format_version": 1,
+        "version": 1,
+        "turns": [],
+        "header": {"id": stored_id(tenant, cid), "metadata": _metadata(body)},
+        "messages": [m.model_dump(exclude_none=True) for m in messages],
+    }
     await service.store.import_(data)
     return json_response(_object(cid, await _load(service, tenant, cid)))
 
@@ -142,10 +157,15 @@ async def list_items(request: Request, service: Service, tenant: str) -> Respons
             raise ApiError(400, f"after: no item {after!r}", param="after")
         items = items[ids.index(after) + 1 :]
     page = items[:limit]
-    return json_response({"object": "list", "data": page,
-                          "first_id": page[0]["id"] if page else None,
-                          "last_id": page[-1]["id"] if page else None,
-                          "has_more": len(items) > limit})
+    return json_response(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(items) > limit,
+        }
+    )
 
 
 @route
@@ -160,9 +180,15 @@ async def add_items(request: Request, service: Service, tenant: str) -> Response
     # One versioned write: a turn committed meanwhile makes this a 409, never a mix.
     await service.store.append_turn(stored_id(tenant, cid), stored.version, messages, TurnMeta())
     page = _items(messages, len(stored.messages))
-    return json_response({"object": "list", "data": page,
-                          "first_id": page[0]["id"] if page else None,
-                          "last_id": page[-1]["id"] if page else None, "has_more": False})
+    return json_response(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": False,
+        }
+    )
 
 
 @route
@@ -175,16 +201,24 @@ async def get_item(request: Request, service: Service, tenant: str) -> Response:
 
 
 async def respond_in_conversation(
-    request: Request, service: Service, tenant: str, body: dict[str, Any], model: str,
-    new: list[Message], tools: Any, params: dict[str, Any], instructions: str | None,
+    request: Request,
+    service: Service,
+    tenant: str,
+    body: dict[str, Any],
+    model: str,
+    new: list[Message],
+    tools: Any,
+    params: dict[str, Any],
+    instructions: str | None,
     user_meta: dict[str, Any],
 ) -> Response:
     """A Responses turn appended to ``body["conversation"]`` (a 409 if another was first)."""
     from convo.serve.responses import Shape, stream_response
 
     if body.get("previous_response_id") is not None:
-        raise ApiError(400, "give conversation or previous_response_id, not both",
-                       param="previous_response_id")
+        raise ApiError(
+            400, "give conversation or previous_response_id, not both", param="previous_response_id"
+        )
     ref = body["conversation"]
     cid = ref.get("id") if isinstance(ref, dict) else ref
     cid = check_id(cid, "conversation")
@@ -194,12 +228,18 @@ async def respond_in_conversation(
     overrides: dict[str, Any] = {"model": model, "tools": tools}
     if instructions is not None:
         overrides["system"] = instructions
-    conv = await AsyncConversation.load(stored_id(tenant, cid), store=service.store,
-                                        transport=service.transport(model), **overrides)
+    conv = await AsyncConversation.load(
+        stored_id(tenant, cid), store=service.store, transport=service.transport(model), **overrides
+    )
     if RECORD in conv.metadata:
         raise ApiError(404, "no such conversation", code="not_found")
-    record = {"prev": None, "input_start": len(conv.history), "input_count": len(new),
-              "instructions": instructions, "metadata": user_meta}
+    record = {
+        "prev": None,
+        "input_start": len(conv.history),
+        "input_count": len(new),
+        "instructions": instructions,
+        "metadata": user_meta,
+    }
     shape = Shape(new_id("resp"), model, record, body, True, cid)
     if not body.get("stream"):
         reply = await conv.send(new, **params)

@@ -60,7 +60,9 @@ class ApiError(Exception):
 
 def error_body(err: ApiError) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The JSON body, status and headers of ``err``."""
-    body = {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
+    body = {
+        "error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}
+    }
     return body, err.status, err.headers
 
 
@@ -119,13 +121,14 @@ def _upstream_status(exc: e.APIStatusError) -> ApiError:
         headers = {}
         if exc.retry_after is not None:
             headers["Retry-After"] = str(max(0, round(exc.retry_after)))
-        return ApiError(429, f"upstream rate limit: {exc.message}", code="rate_limited", headers=headers)
+        return ApiError(
+            429, f"upstream rate limit: {exc.message}", code="rate_limited", headers=headers
+        )
     if status in (401, 403):
         return ApiError(502, "the upstream refused this server's credentials", code="upstream_auth")
     if status in (400, 404, 422):
         code = None if exc.code is None else str(exc.code)
         return ApiError(status, f"upstream: {exc.message}", param=exc.param, code=code)
     if status == 503:
-        retry = {"Retry-After": str(round(exc.retry_after))} if getattr(exc, "retry_after", None) else {}
-        return ApiError(503, "the upstream model is unavailable", code="upstream_unavailable", headers=retry)
+        return ApiError(503, "the upstream model is unavailable", code="upstream_unavailable")
     return ApiError(502, f"the upstream model failed ({status})", code="upstream_error")

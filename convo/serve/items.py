@@ -62,11 +62,13 @@ def to_messages(value: Any) -> list[Message]:
         elif kind == "function_call":
             call = ToolCall(
                 id=str(item.get("call_id")),
-                function=FunctionCall(name=str(item.get("name")), arguments=item.get("arguments", "")),
+                function=FunctionCall(
+                    name=str(item.get("name")), arguments=item.get("arguments", "")
+                ),
             )
             if out and out[-1].role == "assistant" and out[-1].tool_calls:
                 last = out.pop()
-                out.append(last.model_copy(update={"tool_calls": [*last.tool_calls, call]}))
+                out.append(last.model_copy(update={"tool_calls": [*(last.tool_calls or ()), call]}))
             else:
                 out.append(Message(role="assistant", content=None, tool_calls=[call]))
         else:
@@ -80,20 +82,41 @@ def to_items(messages: Sequence[Message], rid: str) -> list[dict[str, Any]]:
     for n, m in enumerate(messages):
         base = f"{rid}-{n}"
         if m.role == "tool":
-            items.append({"type": "function_call_output", "id": f"fco_{base}",
-                          "call_id": m.tool_call_id, "output": m.text, "status": "completed"})
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "id": f"fco_{base}",
+                    "call_id": m.tool_call_id,
+                    "output": m.text,
+                    "status": "completed",
+                }
+            )
             continue
         if m.role != "assistant" or m.text or not m.tool_calls:
             kind = "output_text" if m.role == "assistant" else "input_text"
             part: dict[str, Any] = {"type": kind, "text": m.text}
             if kind == "output_text":
                 part["annotations"] = []
-            items.append({"type": "message", "id": f"msg_{base}", "status": "completed",
-                          "role": m.role, "content": [part]})
+            items.append(
+                {
+                    "type": "message",
+                    "id": f"msg_{base}",
+                    "status": "completed",
+                    "role": m.role,
+                    "content": [part],
+                }
+            )
         for k, call in enumerate(m.tool_calls or ()):
-            items.append({"type": "function_call", "id": f"fc_{base}-{k}", "call_id": call.id,
-                          "name": call.function.name, "arguments": call.function.arguments,
-                          "status": "completed"})
+            items.append(
+                {
+                    "type": "function_call",
+                    "id": f"fc_{base}-{k}",
+                    "call_id": call.id,
+                    "name": call.function.name,
+                    "arguments": call.function.arguments,
+                    "status": "completed",
+                }
+            )
     return items
 
 

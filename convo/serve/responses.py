@@ -79,14 +79,20 @@ async def create(request: Request, service: Service, tenant: str) -> Response:
     if body.get("conversation") is not None:
         from convo.serve.conversations import respond_in_conversation
 
-        return await respond_in_conversation(request, service, tenant, body, model, new, tools,
-                                             params, instructions, user_meta)
+        return await respond_in_conversation(
+            request, service, tenant, body, model, new, tools, params, instructions, user_meta
+        )
     history: list[Message] = []
     if prev is not None:
         history = list((await _load(service, tenant, prev)).messages)
     rid = new_id("resp")
-    record = {"prev": prev, "input_start": len(history), "input_count": len(new),
-              "instructions": instructions, "metadata": user_meta}
+    record = {
+        "prev": prev,
+        "input_start": len(history),
+        "input_count": len(new),
+        "instructions": instructions,
+        "metadata": user_meta,
+    }
     conv = AsyncConversation(
         instructions,
         model=model,
@@ -108,17 +114,29 @@ async def create(request: Request, service: Service, tenant: str) -> Response:
 class Shape:
     """How one response looks on the wire (its object and its stream's events)."""
 
-    def __init__(self, rid: str, model: str, record: dict[str, Any], body: dict[str, Any],
-                 keep: bool, conversation: str | None, created: int | None = None) -> None:
+    def __init__(
+        self,
+        rid: str,
+        model: str,
+        record: dict[str, Any],
+        body: dict[str, Any],
+        keep: bool,
+        conversation: str | None,
+        created: int | None = None,
+    ) -> None:
         self.rid, self.model, self.record, self.body = rid, model, record, body
         self.keep, self.conversation = keep, conversation
         self.created = created or int(time.time())
 
-    def response(self, history: Any, usage: Usage | None, status: str = "completed",
-                 start: int | None = None) -> dict[str, Any]:
+    def response(
+        self, history: Any, usage: Usage | None, status: str = "completed", start: int | None = None
+    ) -> dict[str, Any]:
         begin = self.record["input_start"] + self.record["input_count"]
-        output = [] if start is None and status == "in_progress" else to_items(
-            list(history)[begin:], self.rid)
+        output = (
+            []
+            if start is None and status == "in_progress"
+            else to_items(list(history)[begin:], self.rid)
+        )
         u = usage or Usage()
         return {
             "id": self.rid,
@@ -151,7 +169,9 @@ class Shape:
         }
 
 
-async def stream_response(events: AsyncIterator[Any], shape: Shape, conv: AsyncConversation) -> Response:
+async def stream_response(
+    events: AsyncIterator[Any], shape: Shape, conv: AsyncConversation
+) -> Response:
     first = None
     async for event in events:  # a failure before any output is a plain error status
         if type(event) in (TextDelta, Finished):
@@ -159,12 +179,14 @@ async def stream_response(events: AsyncIterator[Any], shape: Shape, conv: AsyncC
             break
     if first is None:
         raise ApiError(502, "the turn ended without a reply", code="upstream_error")
-    return StreamingResponse(_events(first, events, shape, conv), media_type="text/event-stream",
-                             headers=sse.HEADERS)
+    return StreamingResponse(
+        _events(first, events, shape, conv), media_type="text/event-stream", headers=sse.HEADERS
+    )
 
 
-async def _events(first: Any, events: AsyncIterator[Any], shape: Shape,
-                  conv: AsyncConversation) -> AsyncIterator[bytes]:
+async def _events(
+    first: Any, events: AsyncIterator[Any], shape: Shape, conv: AsyncConversation
+) -> AsyncIterator[bytes]:
     seq = 0
 
     def ev(kind: str, **data: Any) -> bytes:
@@ -184,15 +206,30 @@ async def _events(first: Any, events: AsyncIterator[Any], shape: Shape,
             if type(event) is TextDelta:
                 if not opened:
                     opened = True
-                    item = {"type": "message", "id": msg_id, "status": "in_progress",
-                            "role": "assistant", "content": []}
+                    item = {
+                        "type": "message",
+                        "id": msg_id,
+                        "status": "in_progress",
+                        "role": "assistant",
+                        "content": [],
+                    }
                     yield ev("response.output_item.added", output_index=0, item=item)
-                    yield ev("response.content_part.added", item_id=msg_id, output_index=0,
-                             content_index=0, part={"type": "output_text", "text": "",
-                                                    "annotations": []})
+                    yield ev(
+                        "response.content_part.added",
+                        item_id=msg_id,
+                        output_index=0,
+                        content_index=0,
+                        part={"type": "output_text", "text": "", "annotations": []},
+                    )
                 text.append(event.text)
-                yield ev("response.output_text.delta", item_id=msg_id, output_index=0,
-                         content_index=0, delta=event.text, logprobs=[])
+                yield ev(
+                    "response.output_text.delta",
+                    item_id=msg_id,
+                    output_index=0,
+                    content_index=0,
+                    delta=event.text,
+                    logprobs=[],
+                )
             elif type(event) is Finished:
                 reply: Reply = event.reply
                 final = shape.response(conv.history, reply.turn_usage or reply.usage)
@@ -201,15 +238,30 @@ async def _events(first: Any, events: AsyncIterator[Any], shape: Shape,
                         whole = "".join(text)
                         item = {**item, "id": msg_id}
                         final["output"][index] = item
-                        yield ev("response.output_text.done", item_id=msg_id, output_index=0,
-                                 content_index=0, text=whole, logprobs=[])
-                        yield ev("response.content_part.done", item_id=msg_id, output_index=0,
-                                 content_index=0, part=item["content"][0])
+                        yield ev(
+                            "response.output_text.done",
+                            item_id=msg_id,
+                            output_index=0,
+                            content_index=0,
+                            text=whole,
+                            logprobs=[],
+                        )
+                        yield ev(
+                            "response.content_part.done",
+                            item_id=msg_id,
+                            output_index=0,
+                            content_index=0,
+                            part=item["content"][0],
+                        )
                     else:
                         yield ev("response.output_item.added", output_index=index, item=item)
                         if item["type"] == "function_call":
-                            yield ev("response.function_call_arguments.done", item_id=item["id"],
-                                     output_index=index, arguments=item["arguments"])
+                            yield ev(
+                                "response.function_call_arguments.done",
+                                item_id=item["id"],
+                                output_index=index,
+                                arguments=item["arguments"],
+                            )
                     yield ev("response.output_item.done", output_index=index, item=item)
                 yield ev("response.completed", response=final)
                 break
@@ -224,8 +276,15 @@ async def _events(first: Any, events: AsyncIterator[Any], shape: Shape,
 def _shape_of(stored: StoredConversation, rid: str) -> Shape:
     record = stored.header.metadata[RECORD]
     created = stored.header.created_at
-    return Shape(rid, stored.header.model or "", record, record.get("body") or {}, True, None,
-                 int(created.timestamp()) if created else None)
+    return Shape(
+        rid,
+        stored.header.model or "",
+        record,
+        record.get("body") or {},
+        True,
+        None,
+        int(created.timestamp()) if created else None,
+    )
 
 
 @route
@@ -255,10 +314,12 @@ async def input_items(request: Request, service: Service, tenant: str) -> Respon
     data = to_items(given, f"in_{rid}")
     if request.query_params.get("order", "desc") == "desc":
         data.reverse()
-    return json_response({
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": False,
-    })
+    return json_response(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": False,
+        }
+    )

@@ -62,7 +62,9 @@ def _tag(key: str) -> str:
 def check_id(value: object, what: str = "id") -> str:
     """An id a client gave: 1-48 of ``A-Za-z0-9_-``, else 400."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise ApiError(400, f"invalid {what}: 1 to 48 of A-Z a-z 0-9 _ -", param=what, code="invalid_id")
+        raise ApiError(
+            400, f"invalid {what}: 1 to 48 of A-Z a-z 0-9 _ -", param=what, code="invalid_id"
+        )
     return value
 
 

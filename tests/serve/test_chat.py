@@ -117,7 +117,10 @@ def test_long_stateless_history_is_fitted_not_refused(served: Served) -> None:
     big = "word " * 3000
     messages = []
     for i in range(50):
-        messages += [{"role": "user", "content": f"{i} {big}"}, {"role": "assistant", "content": "ok"}]
+        messages += [
+            {"role": "user", "content": f"{i} {big}"},
+            {"role": "assistant", "content": "ok"},
+        ]
     messages.append({"role": "user", "content": "last"})
     reply = served.client().chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert reply.choices[0].message.content == "echo: last"

@@ -17,15 +17,33 @@ from tests.support import ChatServer
 openai = pytest.importorskip("openai")
 
 
-def test_convo_serve_runs_and_logs_one_line_per_request(upstream: ChatServer, tmp_path: Path) -> None:
+def test_convo_serve_runs_and_logs_one_line_per_request(
+    upstream: ChatServer, tmp_path: Path
+) -> None:
     port = _free_port()
     env = {**os.environ, "OPENAI_BASE_URL": upstream.url, "OPENAI_API_KEY": UPSTREAM_KEY}
-    cmd = [sys.executable, "-m", "convo.cli", "serve", "--port", str(port), "--db",
-           f"sqlite:///{tmp_path / 'c.db'}", "--api-key", "sk-tenant-1", "--model", "gpt-4o-mini"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "convo.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        f"sqlite:///{tmp_path / 'c.db'}",
+        "--api-key",
+        "sk-tenant-1",
+        "--model",
+        "gpt-4o-mini",
+    ]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-tenant-1",
-                               max_retries=0, default_headers={"X-Convo-Conversation": "cmd-1"})
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1",
+            api_key="sk-tenant-1",
+            max_retries=0,
+            default_headers={"X-Convo-Conversation": "cmd-1"},
+        )
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -20,8 +20,10 @@ def contents(served: Served) -> list[str]:
 def test_crud(served: Served) -> None:
     client = served.client()
     conv = client.conversations.create(
-        items=[{"type": "message", "role": "user", "content": "remember 42"},
-               {"type": "message", "role": "assistant", "content": "ok"}],
+        items=[
+            {"type": "message", "role": "user", "content": "remember 42"},
+            {"type": "message", "role": "assistant", "content": "ok"},
+        ],
         metadata={"topic": "numbers"},
     )
     assert conv.object == "conversation" and conv.metadata == {"topic": "numbers"}
@@ -68,10 +70,14 @@ def test_five_turns_through_conversation_remember(served: Served) -> None:
 
 def test_chat_header_and_conversations_are_one_object(served: Served) -> None:
     client = served.client()
-    conv = client.conversations.create(items=[{"role": "user", "content": "seeded"},
-                                              {"role": "assistant", "content": "noted"}])
-    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "next"}],
-                                   extra_headers={"X-Convo-Conversation": conv.id})
+    conv = client.conversations.create(
+        items=[{"role": "user", "content": "seeded"}, {"role": "assistant", "content": "noted"}]
+    )
+    client.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "next"}],
+        extra_headers={"X-Convo-Conversation": conv.id},
+    )
     assert contents(served) == ["seeded", "noted", "next"]
 
 

@@ -23,7 +23,8 @@ HELLO = [{"role": "user", "content": "hi"}]
 def history_of(served: Served, client: Any, conv: str) -> list[Any]:
     """What the upstream is sent for the next turn of ``conv``: the stored history."""
     client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "probe"}],
+        model="m",
+        messages=[{"role": "user", "content": "probe"}],
         extra_headers={"X-Convo-Conversation": conv},
     )
     return [m["content"] for m in served.upstream.requests[-1].json["messages"]][:-1]
@@ -124,7 +125,9 @@ def broken(upstream: ChatServer, tmp_path: Path) -> Iterator[Served]:
     from convo.serve import ServeConfig, create_app
     from tests.serve.conftest import Uvicorn
 
-    server = Uvicorn(create_app(ServeConfig(db=f"sqlite:///{tmp_path / 'b.db'}", transport_for=explode))).start()
+    server = Uvicorn(
+        create_app(ServeConfig(db=f"sqlite:///{tmp_path / 'b.db'}", transport_for=explode))
+    ).start()
     try:
         yield Served(f"http://127.0.0.1:{server.port}/v1", upstream, ServeConfig())
     finally:
@@ -140,7 +143,10 @@ def test_500_never_says_what_broke(broken: Served) -> None:
 
 def test_upstream_reset_mid_stream_is_an_error_event_and_stores_nothing(served: Served) -> None:
     head = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"}
-    chunk = {**head, "choices": [{"index": 0, "delta": {"content": "part "}, "finish_reason": None}]}
+    chunk = {
+        **head,
+        "choices": [{"index": 0, "delta": {"content": "part "}, "finish_reason": None}],
+    }
     served.upstream.script(Events([chunk, chunk, chunk], disconnect_after=2, reset=True))
     client = served.client(default_headers={"X-Convo-Conversation": "reset"})
     stream = client.chat.completions.create(model="m", messages=HELLO, stream=True)
@@ -194,8 +200,11 @@ def test_two_threads_sync_clients_race_too(served: Served) -> None:
 
     def go(text: str) -> None:
         try:
-            out.append(client.chat.completions.create(
-                model="m", messages=[{"role": "user", "content": text}]))
+            out.append(
+                client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": text}]
+                )
+            )
         except openai.ConflictError as exc:
             out.append(exc)
 

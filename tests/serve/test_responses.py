@@ -20,15 +20,18 @@ WEATHER = {
 
 
 def sent(served: Served) -> list[tuple[str, str]]:
-    return [(m["role"], m.get("content") or "") for m in served.upstream.requests[-1].json["messages"]]
+    return [
+        (m["role"], m.get("content") or "") for m in served.upstream.requests[-1].json["messages"]
+    ]
 
 
 def test_five_turn_chain_through_previous_response_id(served: Served) -> None:
     client = served.client()
     prev = None
     for i in range(5):
-        r = client.responses.create(model="m", input=f"turn {i}", previous_response_id=prev,
-                                    instructions="Be brief.")
+        r = client.responses.create(
+            model="m", input=f"turn {i}", previous_response_id=prev, instructions="Be brief."
+        )
         assert r.output_text == f"echo: turn {i}"
         assert r.previous_response_id == prev
         prev = r.id
@@ -90,8 +93,9 @@ def test_function_tools_round_trip_through_the_client(served: Served, stream: bo
     served.upstream.script(Answer(tool_calls=[("get_weather", {"city": "Oslo"})]), Answer("18C."))
     client = served.client()
     if stream:
-        events = list(client.responses.create(model="m", input="Weather?", tools=[WEATHER],
-                                              stream=True))
+        events = list(
+            client.responses.create(model="m", input="Weather?", tools=[WEATHER], stream=True)
+        )
         first = events[-1].response
         assert events[-1].type == "response.completed"
     else:
@@ -99,7 +103,9 @@ def test_function_tools_round_trip_through_the_client(served: Served, stream: bo
     (call,) = [o for o in first.output if o.type == "function_call"]
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Oslo"}
     done = client.responses.create(
-        model="m", previous_response_id=first.id, tools=[WEATHER],
+        model="m",
+        previous_response_id=first.id,
+        tools=[WEATHER],
         input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18"}],
     )
     assert done.output_text == "18C."
@@ -115,7 +121,9 @@ def test_stream_events(served: Served) -> None:
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == "echo: one two"
     assert events[-1].response.output_text == "echo: one two"
-    again = client.responses.create(model="m", input="three", previous_response_id=events[-1].response.id)
+    again = client.responses.create(
+        model="m", input="three", previous_response_id=events[-1].response.id
+    )
     assert [c for _, c in sent(served)] == ["one two", "echo: one two", "three"]
     assert again.output_text == "echo: three"
 

@@ -27,8 +27,9 @@ def test_tool_calls_round_trip_with_memory(served: Served, stream: bool) -> None
     client = served.client(default_headers={"X-Convo-Conversation": f"tools-{stream}"})
     ask = [{"role": "user", "content": "Weather in Oslo?"}]
     if stream:
-        chunks = list(client.chat.completions.create(model="m", messages=ask, tools=[WEATHER],
-                                                     stream=True))
+        chunks = list(
+            client.chat.completions.create(model="m", messages=ask, tools=[WEATHER], stream=True)
+        )
         calls = [c for ch in chunks if ch.choices for c in ch.choices[0].delta.tool_calls or ()]
         assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == "tool_calls"
         call_id, name, args = calls[0].id, calls[0].function.name, calls[0].function.arguments
