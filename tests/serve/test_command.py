@@ -66,3 +66,14 @@ def test_convo_serve_runs_and_logs_one_line_per_request(
     assert "tenant=t" in lines[0]
     for secret in ("sk-tenant-1", UPSTREAM_KEY, "secret words"):
         assert secret not in err
+
+
+def test_without_keys_only_loopback() -> None:
+    from click.testing import CliRunner
+
+    from convo.cli import cli
+    from convo.plugins.serve_command import serve
+
+    cli.add_command(serve)
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"], standalone_mode=False)
+    assert result.exception is not None and "loopback only" in str(result.exception)

@@ -66,6 +66,8 @@ def test_five_turns_through_conversation_remember(served: Served) -> None:
     assert contents(served) == [x for i in range(5) for x in (f"t{i}", f"echo: t{i}")][:-1]
     items = client.conversations.items.list(conv.id, limit=100, order="asc")
     assert len(items.data) == 10
+    with pytest.raises(openai.NotFoundError):  # part of the conversation, not kept apart
+        client.responses.retrieve(r.id)
 
 
 def test_chat_header_and_conversations_are_one_object(served: Served) -> None:
