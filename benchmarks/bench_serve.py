@@ -140,8 +140,7 @@ def latency() -> list[dict[str, Any]]:
             [
                 sys.executable,
                 "-c",
-                PROXY
-                + f"\nimport uvicorn\nuvicorn.run(app, port={pport}, log_level='warning', access_log=False)",
+                PROXY + f"\nimport uvicorn\nuvicorn.run(app, port={pport}, log_level='warning')",
             ],
             pport,
             {"UPSTREAM": upstream},
@@ -157,7 +156,7 @@ def latency() -> list[dict[str, Any]]:
                 "floor": f"http://127.0.0.1:{pport}/v1/chat/completions",
                 "stateless": f"http://127.0.0.1:{sport}/v1/chat/completions",
             }
-            for name, url in urls.items():
+            for url in urls.values():
                 _time(client, url, 10)  # warm up
             for r in range(rounds):
                 for name, url in urls.items():
@@ -254,7 +253,7 @@ async def _load(port: int, keys: tuple[str, str], clients: int, turns: int) -> d
     cross = 0
     half = 0
     async with httpx.AsyncClient(timeout=60) as http:
-        for key, rid, done in chains:
+        for key, rid, _done in chains:
             other = keys[1] if key == keys[0] else keys[0]
             url = f"http://127.0.0.1:{port}/v1/responses/{rid}"
             if (
