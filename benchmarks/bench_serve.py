@@ -236,7 +236,7 @@ async def _load(port: int, keys: tuple[str, str], clients: int, turns: int) -> d
                     r = await client.responses.create(
                         model="gpt-4o-mini", input=f"c{i} t{t}", previous_response_id=prev
                     )
-                except openai.APIStatusError as exc:
+                except openai.APIError as exc:  # typed: a status, or the connection
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                     continue  # the chain goes on from the last good response
                 latencies.append(time.perf_counter() - started)

@@ -77,6 +77,7 @@ def run(config: dict[str, Any], *, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers if workers > 1 else None,
+        timeout_keep_alive=30,  # SDK clients keep connections; a short timeout races reuse
         access_log=False,  # ours says the tenant and conversation, never a key
         log_level="info",
     )
