@@ -215,3 +215,33 @@ def test_two_threads_sync_clients_race_too(served: Served) -> None:
         t.join()
     assert sorted(type(r).__name__ for r in out) == ["ChatCompletion", "ConflictError"]
     assert len(history_of(served, client, "race2")) == 2
+
+
+def test_shutdown_finishes_the_turn_in_flight(upstream: ChatServer, tmp_path: Path) -> None:
+    from convo.serve import ServeConfig, create_app
+    from convo.store import SQLStore
+    from convo.transports.openai import OpenAITransport
+    from tests.serve.conftest import Uvicorn
+
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    config = ServeConfig(db=db, transport_for=lambda m: OpenAITransport(upstream.url))
+    server = Uvicorn(create_app(config)).start()
+    upstream.script(Answer("finished", delay=1.0))
+    client = openai.OpenAI(
+        base_url=f"http://127.0.0.1:{server.port}/v1",
+        api_key="x",
+        max_retries=0,
+        default_headers={"X-Convo-Conversation": "inflight"},
+    )
+    out: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: out.append(client.chat.completions.create(model="m", messages=HELLO))
+    )
+    worker.start()
+    while not upstream.requests:  # the turn is under way
+        threading.Event().wait(0.02)
+    server.stop()  # graceful: stops accepting, lets the request finish
+    worker.join(10)
+    assert out and out[0].choices[0].message.content == "finished"
+    with SQLStore(db) as store:
+        assert [m.text for m in store.load("local.inflight").messages] == ["hi", "finished"]
