@@ -1,8 +1,10 @@
 """``convo serve``: an OpenAI-compatible server with memory, in front of any backend.
 
+>>> import tempfile
 >>> from convo.serve import ServeConfig, create_app
->>> create_app(ServeConfig(db="sqlite://")).state.service.tenants.open
-True
+>>> db = f"sqlite:///{tempfile.mkdtemp()}/doc.db"
+>>> create_app(ServeConfig(db=db, keys=["sk-a"])).state.service.tenants.open
+False
 
 See docs/serve.md.
 """

@@ -9,8 +9,9 @@ are in the store, so any worker (any process, on one PostgreSQL) serves any requ
 A worker keeps only its store engine and one upstream transport (connection pool) per
 model.
 
+>>> import os, tempfile
 >>> from convo.serve import ServeConfig, create_app
->>> app = create_app(ServeConfig(db="sqlite://"))
+>>> app = create_app(ServeConfig(db=f"sqlite:///{tempfile.mkdtemp()}/doc.db"))
 >>> sorted({r.path for r in app.routes})[:3]
 ['/health', '/v1/chat/completions', '/v1/conversations']
 """
