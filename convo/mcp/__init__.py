@@ -28,9 +28,7 @@ def _sdk() -> None:
     try:
         import mcp  # noqa: F401
     except ImportError:
-        raise McpError(
-            "MCP servers need the official SDK: pip install 'convo[mcp]'"
-        ) from None
+        raise McpError("MCP servers need the official SDK: pip install 'convo[mcp]'") from None
 
 
 def stdio(
@@ -60,7 +58,7 @@ def stdio(
         from mcp.client.stdio import stdio_client
 
         params = StdioServerParameters(command=command, args=argv, env=extra or None, cwd=cwd)
-        return await stack.enter_async_context(stdio_client(params, errlog=errlog))
+        return await stack.enter_async_context(stdio_client(params, errlog=errlog))  # type: ignore[arg-type]
 
     label = shlex.join([command, *argv])
     return McpToolset(

@@ -127,6 +127,10 @@ class McpToolset(ToolRegistry):
         iter(self)  # the same check: a request must not go out without the server's tools
         return super().schemas()
 
+    def __len__(self) -> int:
+        iter(self)
+        return super().__len__()
+
     def __repr__(self) -> str:  # the label never holds headers or env values
         return f"McpToolset({self.label!r}, {self._state}, tools={list(self.names())!r})"
 
@@ -211,7 +215,8 @@ class _Runner:
         self._lock = threading.Lock()
         self._closed = False
         self.lost = False
-        self._errlog: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        # The server's stderr, quoted if it fails at start (the process keeps its own handle)
+        self._errlog: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
 
     def start(self, timeout: float) -> tuple[Any, list[Any], list[Any]]:
         from anyio.from_thread import start_blocking_portal
@@ -302,6 +307,11 @@ class _Runner:
                 if self._stop is not None:
                     self._portal.call(self._stop.set)
             if self._served is not None:
+                # A session that is up ends at once; one still starting (or a server
+                # that does not let go) is cancelled, which ends the process too.
+                with contextlib.suppress(BaseException):
+                    self._served.result(5 if self._session is not None else 0)
+                self._served.cancel()
                 with contextlib.suppress(BaseException):
                     self._served.result(10)
             with contextlib.suppress(BaseException):

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from convo.errors import ToolDefinitionError
-from convo.tools.registry import MAX_ARGUMENTS_SIZE, MAX_RESULT_TOKENS, _NAME, Tool, _is_async
+from convo.tools.registry import _NAME, MAX_ARGUMENTS_SIZE, MAX_RESULT_TOKENS, Tool, _is_async
 
 __all__ = ["RemoteTool"]
 
