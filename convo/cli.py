@@ -121,6 +121,13 @@ def _conversation_options(fn: F) -> F:
             "-T", "--tool", "tool_names", multiple=True, help="Enable a plugin tool (repeatable)."
         ),
         click.option(
+            "--mcp",
+            "mcp_servers",
+            multiple=True,
+            metavar="COMMAND|URL|NAME",
+            help='Use an MCP server\'s tools, e.g. --mcp "python server.py" (repeatable).',
+        ),
+        click.option(
             "-o",
             "--option",
             "options",
@@ -195,11 +202,14 @@ def _open(
     template: str | None,
     variables: tuple[str, ...],
     tool_names: tuple[str, ...],
+    mcp_servers: tuple[str, ...],
     db: str | None,
     no_save: bool,
 ) -> convo.Conversation:
+    from convo.mcp.cli import enter as enter_mcp
+
     store = None if no_save else stack.enter_context(convo.SQLStore(db))
-    tools = _tools(tool_names)
+    tools = [*_tools(tool_names), *enter_mcp(stack, mcp_servers)]
     if continue_ or cid:
         if store is None:
             raise convo.InputError("--no-save cannot continue a saved conversation")

@@ -21,7 +21,7 @@ from convo.errors import McpError
 from convo.mcp.toolset import McpToolset
 from convo.tools.registry import MAX_RESULT_TOKENS
 
-__all__ = ["McpError", "McpToolset", "http", "parse", "stdio"]
+__all__ = ["McpError", "McpToolset", "http", "parse", "plugin_server", "stdio"]
 
 
 def _sdk() -> None:
@@ -120,3 +120,15 @@ def parse(spec: str, *, prefix: str | None = None, **options: Any) -> McpToolset
     if not argv:
         raise McpError("an MCP server is a command line or an http(s):// URL, not empty text")
     return stdio(argv[0], argv[1:], prefix=prefix, **options)
+
+
+def plugin_server(name: str, **options: Any) -> McpToolset:
+    """A toolset for the MCP server a plugin registered as ``name`` (not started)."""
+    from convo.plugins import manager
+
+    servers = manager().mcp_servers()
+    if name not in servers:
+        known = ", ".join(servers) or "none"
+        raise McpError(f"no plugin offers an MCP server named {name!r} (offered: {known})")
+    spec, prefix = servers[name]
+    return parse(spec, prefix=prefix, **options)
