@@ -104,9 +104,11 @@ def test_stdio_tools_are_listed_once_and_used_by_a_conversation(
         Answer("done"),
     )
     with _stdio(log) as tools, OpenAITransport(chat.url, api_key="sk-test") as transport:
-        assert tools.names() == ("add", "echo", "fail", "slow", "crash")
-        add = tools.get("add")
+        assert tools.names() == ("add", "echo", "fail", "slow", "crash", "pay")
+        add, pay = tools.get("add"), tools.get("pay")
         assert add is not None and add.parameters["required"] == ["a", "b"]
+        # MCP's hints: neither read-only nor idempotent means a repeat needs approval
+        assert add.idempotent and pay is not None and not pay.idempotent
         conv = Conversation(model="gpt-4o-mini", transport=transport, tools=[tools])
         assert conv.send("go").text == "done"
         sent = chat.requests[0].json["tools"]
@@ -128,7 +130,9 @@ async def test_http_toolset_has_one_session_for_sync_and_async_conversations(
         Answer("four"),
     )
     async with convo.mcp.http(f"{http_server}/mcp", prefix="calc") as tools:
-        assert tools.names() == ("calc_add", "calc_echo", "calc_fail", "calc_slow", "calc_crash")
+        assert tools.names() == (
+            "calc_add", "calc_echo", "calc_fail", "calc_slow", "calc_crash", "calc_pay",
+        )  # fmt: skip
         transport = OpenAITransport(chat.url, api_key="sk-test")
         try:
             sync = Conversation(model="gpt-4o-mini", transport=transport, tools=tools)
@@ -277,3 +281,27 @@ def test_the_local_model_calls_an_mcp_tool(log: Path) -> None:
         assert not answer.text.startswith("Error: the tool")  # the server answered it
         json.loads(call.function.arguments)
         assert len(_pids(log)) == 1
+
+
+# -- the example ---------------------------------------------------------------------
+
+
+def test_the_example_runs(chat: ChatServer, tmp_path: Path) -> None:
+    example = Path(__file__).parent.parent.parent / "examples" / "mcp" / "agent.py"
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": chat.url,
+        "OPENAI_API_KEY": "sk-test",
+        "CONVO_CONFIG_DIR": str(tmp_path),
+    }
+    chat.script(Answer(tool_calls=[("search_notes", {"word": "oslo"})]), Answer("Book the hotel."))
+    done = subprocess.run(
+        [sys.executable, str(example), "Oslo?"], env=env, capture_output=True, text=True,
+        timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.splitlines() == [
+        "tools: add_note, search_notes; prompts: summarize",
+        "  [tool] search_notes({'word': 'oslo'}) -> Call Ada about the Oslo trip",
+        "Oslo: book the hotel",
+        "Book the hotel.",
+    ]

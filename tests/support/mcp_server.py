@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
 
 server = MCPServer("convo-test", instructions="Tools for convo's tests.")
 
@@ -51,6 +52,12 @@ async def slow(seconds: float) -> str:
 def crash() -> str:
     """Kill the server in the middle of the call."""
     os._exit(3)
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False))
+def pay(amount: int) -> str:
+    """Pay an amount (a side effect that must not happen twice)."""
+    return f"paid {amount}"
 
 
 @server.prompt()
