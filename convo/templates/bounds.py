@@ -11,7 +11,7 @@ import functools
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -137,6 +137,7 @@ def check_printf(fmt: str, args: Any) -> None:
 
 _SPEC_NUMBER = re.compile(r"\d+")
 _DEPTH = 32  # containers nested deeper are counted as their first levels
+_CONTAINERS = (list, tuple, set, frozenset, dict, MappingView)
 
 
 def text_size(value: Any, limit: int, depth: int = 0) -> int:
@@ -148,7 +149,7 @@ def text_size(value: Any, limit: int, depth: int = 0) -> int:
     """
     if isinstance(value, str | bytes | bytearray):
         return len(value) + (2 if depth else 0)  # quoted inside a container
-    if depth > _DEPTH or not isinstance(value, list | tuple | set | frozenset | dict):
+    if depth > _DEPTH or not isinstance(value, _CONTAINERS):
         return 8 if depth else 0  # a number or another object: small, or not ours to bound
     total = 2
     items: Iterable[Any] = value.items() if isinstance(value, dict) else value
@@ -161,7 +162,7 @@ def text_size(value: Any, limit: int, depth: int = 0) -> int:
 
 def check_text(value: Any, what: str) -> None:
     """A container's text is checked before it is made (a string's length is known)."""
-    if isinstance(value, list | tuple | set | frozenset | dict):
+    if isinstance(value, _CONTAINERS):
         budget = current()
         budget.chars(text_size(value, budget.limits.max_chars), what)
 

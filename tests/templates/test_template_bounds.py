@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ BYPASSES = [
     "{{ [big] * 1000 ~ '' }}",
     "{{ ([big] * 1000)|tojson }}",
     "{{ {'k': [big] * 1000} }}",
+    "{{ {'k': [big] * 1000}.items() }}",
     "{% set xs = [big] * 1000 %}{{ xs|join }}",
 ]
 
@@ -115,6 +117,8 @@ DANGEROUS: list[tuple[str, Any]] = [
     ("{{ v('1+1') }}", eval),
     ("{{ v('os') }}", __import__),
     ("{{ v.__self__ }}", os.system),
+    ("{{ v.unlink() }}", Path("/nonexistent/convo-test")),
+    ("{{ v(1, 'real') }}", getattr),
 ]
 
 
