@@ -152,7 +152,7 @@ def text_size(value: Any, limit: int, depth: int = 0) -> int:
     if depth > _DEPTH or not isinstance(value, _CONTAINERS):
         return 8 if depth else 0  # a number or another object: small, or not ours to bound
     total = 2
-    items: Iterable[Any] = value.items() if isinstance(value, dict) else value
+    items: Iterable[Any] = value.items() if isinstance(value, dict) else iter(value)
     for item in items:
         total += 2 + text_size(item, limit - total, depth + 1)
         if total > limit:
