@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from jinja2.filters import make_attrgetter
@@ -152,7 +152,8 @@ def text_size(value: Any, limit: int, depth: int = 0) -> int:
     if depth > _DEPTH or not isinstance(value, _CONTAINERS):
         return 8 if depth else 0  # a number or another object: small, or not ours to bound
     total = 2
-    items: Iterable[Any] = value.items() if isinstance(value, dict) else iter(value)
+    # every dict view iterates, though typeshed's MappingView does not say so
+    items = value.items() if isinstance(value, dict) else cast(Iterable[Any], value)
     for item in items:
         total += 2 + text_size(item, limit - total, depth + 1)
         if total > limit:
