@@ -137,8 +137,10 @@ class McpToolset(ToolRegistry):
     # -- prompts ---------------------------------------------------------------------
 
     def prompt(self, name: str, /, **arguments: str) -> list[Message]:
-        """The messages of the server's prompt ``name``, rendered by the server."""
-        result = self._require().call(lambda s: s.get_prompt(name, arguments))
+        """The messages of the server's prompt ``name``, rendered by the server (within
+        the toolset's ``timeout``, else ``start_timeout``)."""
+        limit = self.timeout or self.start_timeout
+        result = self._require().call(lambda s: s.get_prompt(name, arguments), limit)
         return [_message(m.role, _text(m.content)) for m in result.messages]
 
     async def aprompt(self, name: str, /, **arguments: str) -> list[Message]:
@@ -294,8 +296,15 @@ class _Runner:
                 self.lost = True
             raise McpError(_failure(self._label, exc)) from exc
 
-    def call(self, make: Callable[[Any], Awaitable[Any]]) -> Any:
-        return self.submit(make).result()
+    def call(self, make: Callable[[Any], Awaitable[Any]], timeout: float) -> Any:
+        future = self.submit(make)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise McpError(
+                f"the MCP server {self._label} did not answer within {timeout:g} seconds"
+            ) from None
 
     def close(self) -> None:
         with self._lock:
