@@ -305,3 +305,18 @@ def test_the_example_runs(chat: ChatServer, tmp_path: Path) -> None:
         "Oslo: book the hotel",
         "Book the hotel.",
     ]
+
+
+def test_a_toolset_left_open_is_closed_at_exit(log: Path) -> None:
+    # A script that forgets close(): the server process still ends with it.
+    script = (
+        "import sys, convo.mcp\n"
+        f"tools = convo.mcp.stdio(sys.executable, [{SERVER!r}, 'stdio'],"
+        f" env={{'MCP_TEST_LOG': {str(log)!r}}}).start()\n"
+        "print(tools.names())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    assert "'add'" in done.stdout
+    (pid,) = _pids(log)
+    assert not _alive(pid)
