@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,16 @@ class Served:
     url: str
     upstream: ChatServer
     config: ServeConfig
+    clients: list[Any] = field(default_factory=list)
 
     def client(self, key: str = "none", **kw: Any) -> Any:
-        return openai.OpenAI(base_url=self.url, api_key=key, max_retries=0, **kw)
+        client = openai.OpenAI(base_url=self.url, api_key=key, max_retries=0, **kw)
+        self.clients.append(client)  # closed with the server: no socket left to the GC
+        return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
 
     def aclient(self, key: str = "none", **kw: Any) -> Any:
         return openai.AsyncOpenAI(base_url=self.url, api_key=key, max_retries=0, **kw)
@@ -88,9 +95,11 @@ def serve(upstream: ChatServer, db: str, **config: Any) -> Iterator[Served]:
 
     cfg = ServeConfig(db=db, transport_for=transport_for, **config)
     server = Uvicorn(create_app(cfg)).start()
+    served = Served(f"http://127.0.0.1:{server.port}/v1", upstream, cfg)
     try:
-        yield Served(f"http://127.0.0.1:{server.port}/v1", upstream, cfg)
+        yield served
     finally:
+        served.close()
         server.stop()
 
 
