@@ -222,8 +222,8 @@ def _json(value: Any, param: str) -> Any:
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
-            if isinstance(k, int) and not isinstance(k, bool):
-                k = str(k)  # logit_bias token ids: JSON keys are strings
+            if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+                k = str(int(k))  # logit_bias token ids: JSON keys are strings
             elif not isinstance(k, str):
                 raise ParameterError(
                     f"{param} has a key that is not a string ({k!r}); it cannot be sent as JSON",

@@ -431,7 +431,8 @@ class ChatServer:
             return True
         if isinstance(item, Events):
             return await _events(reader, writer, item, number)
-        if req.method != "POST" or not req.path.rstrip("/").endswith("/chat/completions"):
+        route = req.path.partition("?")[0].rstrip("/")  # a query (Azure api-version) is kept
+        if req.method != "POST" or not route.endswith("/chat/completions"):
             await _respond(writer, error(404, f"no route {req.method} {req.path}"), number)
             return True
         try:
