@@ -237,7 +237,11 @@ class Message(_Value):
 
     @classmethod
     def user(cls, content: str | Iterable[Any], *, name: str | None = None) -> Message:
-        return cls.model_validate({"role": "user", "content": content, "name": name})
+        fields = {"role": "user", "content": content, "name": name}
+        try:
+            return cls.model_validate(fields)
+        except pydantic.ValidationError as exc:  # said in the API's terms, part by part
+            raise _from_pydantic(exc, None, fields) from None
 
     @classmethod
     def assistant(
@@ -301,7 +305,7 @@ def _bare(exc: MessageError) -> str:
 
 
 def _from_pydantic(
-    exc: pydantic.ValidationError, index: int, item: Mapping[str, Any]
+    exc: pydantic.ValidationError, index: int | None, item: Mapping[str, Any]
 ) -> MessageError:
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err["loc"]]
