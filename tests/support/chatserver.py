@@ -149,6 +149,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    header_lines: list[tuple[str, str]] = field(default_factory=list)  # as sent, repeats kept
 
     @property
     def json(self) -> Any:
@@ -396,15 +397,17 @@ class ChatServer:
         lines = head.decode("latin-1").split("\r\n")
         method, path, _ = lines[0].split(" ", 2)
         headers = {}
+        header_lines = []
         for line in lines[1:]:
             if line:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
+                header_lines.append((name.strip().lower(), value.strip()))
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = await _read_chunked(reader)
         else:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-        recorded = Recorded(method, path, headers, body)
+        recorded = Recorded(method, path, headers, body, header_lines)
         self.requests.append(recorded)
         item = self._script.popleft() if self._script else None
         keep = await self._answer(item, recorded, reader, writer)
