@@ -26,9 +26,9 @@ from convo.events import (
     ToolResultEvent as ToolResultEvent,
 )
 from convo.messages import (
-    FunctionCall as FunctionCall,
     AudioPart as AudioPart,
     FilePart as FilePart,
+    FunctionCall as FunctionCall,
     ImagePart as ImagePart,
     Message as Message,
     TextPart as TextPart,

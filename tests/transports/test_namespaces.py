@@ -16,7 +16,6 @@ from convo.errors import APIStatusError, APITimeoutError, ParameterError
 from convo.messages import Message
 from convo.transports.openai import OpenAITransport
 from tests.support import Answer, ChatServer, error
-from tests.transports.helpers import KEY
 
 
 class City(pydantic.BaseModel):
