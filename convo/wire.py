@@ -136,10 +136,16 @@ def build_body(
 
 
 def _fresh(wire: dict[str, Any]) -> dict[str, Any]:
-    # Most messages are flat (role and text): a shallow copy is a whole copy.
-    if type(wire["content"]) is str and "tool_calls" not in wire:
-        return wire.copy()
-    return _deep(wire)  # type: ignore[no-any-return]
+    # A copy of exactly the containers a message's wire dict has (measured: a generic
+    # deep copy made building a 165-message body ten times slower).
+    out = wire.copy()
+    calls = out.get("tool_calls")
+    if calls is not None:
+        out["tool_calls"] = [{**c, "function": c["function"].copy()} for c in calls]
+    content = out["content"]
+    if type(content) is list:
+        out["content"] = [_deep(p) for p in content]
+    return out
 
 
 def _deep(value: Any) -> Any:
