@@ -233,15 +233,28 @@ def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
     ``pieces`` > 0 splits each text into about that many deltas; 0 splits by words.
     """
     out: list[dict[str, Any]] = []
-    head = {
+    head: dict[str, Any] = {
         "id": reply.id or "chatcmpl-convo",
         "object": "chat.completion.chunk",
         "model": reply.model or "convo",
         "created": reply.created or 0,
     }
+    if reply.system_fingerprint is not None:
+        head["system_fingerprint"] = reply.system_fingerprint
+    if reply.service_tier is not None:
+        head["service_tier"] = reply.service_tier
     for choice in reply.choices:
         m = choice.message
         out.append({**head, "choices": [{"index": choice.index, "delta": {"role": "assistant"}}]})
+        if choice.reasoning:
+            out.append(
+                {
+                    **head,
+                    "choices": [
+                        {"index": choice.index, "delta": {"reasoning_content": choice.reasoning}}
+                    ],
+                }
+            )
         for piece in _split(m.text, pieces):
             out.append({**head, "choices": [{"index": choice.index, "delta": {"content": piece}}]})
         if m.refusal:
@@ -291,6 +304,7 @@ def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
                         "index": choice.index,
                         "delta": {},
                         "finish_reason": choice.finish_reason or "stop",
+                        **({"logprobs": choice.logprobs} if choice.logprobs else {}),
                     }
                 ],
             }

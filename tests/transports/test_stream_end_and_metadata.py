@@ -147,3 +147,34 @@ async def test_a_plain_reply_carries_the_same_metadata(
     assert reply.choice.logprobs == {"content": []}
     assert reply.headers["openai-processing-ms"] == "12"
     assert "x-ratelimit" not in repr(reply)  # headers are reachable, not printed
+
+
+async def test_a_json_answer_to_a_stream_keeps_the_metadata(
+    transport: OpenAITransport, chat_server: ChatServer, mode: str
+) -> None:
+    # A server that ignores "stream": true answers one completion; it is replayed as
+    # chunks, and what it said about itself survives the replay.
+    body = {
+        "id": "c1",
+        "object": "chat.completion",
+        "model": "m",
+        "system_fingerprint": "fp_3",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hi", "reasoning": "short"},
+                "finish_reason": "stop",
+                "logprobs": {"content": [{"token": "Hi", "logprob": 0.0}]},
+            }
+        ],
+    }
+    chat_server.script(Respond(200, body, headers=HEADERS))
+    text, reply, _ = await stream(transport, mode)
+    assert text == "Hi"
+    assert (reply.request_id, reply.system_fingerprint, reply.reasoning) == (
+        "req_abc",
+        "fp_3",
+        "short",
+    )
+    assert reply.choice.logprobs == {"content": [{"token": "Hi", "logprob": 0.0}]}
+    assert reply.headers is not None and reply.headers["openai-processing-ms"] == "12"
