@@ -30,6 +30,14 @@ class RequestOptions:
     extra_query: Mapping[str, Any] = field(default_factory=dict)
     max_retries: int | None = None
 
+    def __repr__(self) -> str:
+        # Header values may be credentials (a per-call Authorization): names only.
+        return (
+            f"RequestOptions(timeout={self.timeout!r}, "
+            f"extra_headers={sorted(self.extra_headers)!r}, "
+            f"extra_query={sorted(self.extra_query)!r}, max_retries={self.max_retries!r})"
+        )
+
 
 NO_OPTIONS = RequestOptions()
 

@@ -202,3 +202,11 @@ def test_bodies_are_fresh() -> None:
     fresh = conv.prepare("third", response_format=City)
     assert "EDITED" not in json.dumps(fresh.body)
     assert other.prepare("x").body["messages"][0]["content"] == "shared question"
+
+
+def test_per_call_header_values_never_show_in_a_repr() -> None:
+    conv = Conversation(model="gpt-4o-mini", transport=FunctionTransport(lambda r: "ok"))
+    request = conv.prepare("hi", extra_headers={"Authorization": "Bearer sk-per-call-secret"})
+    assert request.options.extra_headers["Authorization"] == "Bearer sk-per-call-secret"
+    assert "sk-per-call-secret" not in repr(request)
+    assert "Authorization" in repr(request.options)
