@@ -46,8 +46,10 @@ class ResponsesFormat(WireFormat):
 
     def encode(self, request: Request, *, stream: bool) -> dict[str, Any]:
         body = request.body
+        model = str(body.get("model", request.model))
         out: dict[str, Any] = {
-            "model": body.get("model", request.model),
+            # The prefix that selects this transport (``responses:gpt-4.1``) is not the model's.
+            "model": model.removeprefix("responses:"),
             "input": _input(body.get("messages") or ()),
             "store": False,
         }
