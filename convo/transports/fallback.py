@@ -14,7 +14,8 @@ for ``cooldown`` seconds (a circuit breaker), then tried again.
 >>> from convo.messages import Message
 >>> from convo.errors import RateLimitError
 >>> busy = ScriptedTransport(RateLimitError("slow down", status_code=429))
->>> fallback = FallbackTransport(Route(busy, name="primary"), Route(ScriptedTransport("hi"), name="spare"))
+>>> spare = ScriptedTransport("hi")
+>>> fallback = FallbackTransport(Route(busy, name="primary"), Route(spare, name="spare"))
 >>> reply = fallback.complete(Request("m", (Message.user("x"),), {"model": "m", "messages": []}))
 >>> reply.text, reply.model
 ('hi', 'spare')

@@ -9,8 +9,9 @@ as Chat Completions replies and chunks.
 
 >>> from convo.request import Request
 >>> body = {"model": "gpt-5", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 9}
->>> ResponsesFormat().encode(Request("gpt-5", (), body), stream=False)
-{'model': 'gpt-5', 'input': [{'type': 'message', 'role': 'user', 'content': 'Hi'}], 'store': False, 'max_output_tokens': 9}
+>>> out = ResponsesFormat().encode(Request("gpt-5", (), body), stream=False)
+>>> out["input"], out["store"], out["max_output_tokens"]
+([{'type': 'message', 'role': 'user', 'content': 'Hi'}], False, 9)
 """
 
 from __future__ import annotations
@@ -196,18 +197,18 @@ class _Events(EventTranslator):
                 out.append(self._args(k, item["arguments"]))
             return out
         if kind == "response.function_call_arguments.delta":
-            k = self.calls.get(data.get("output_index"))
-            if k is None:
+            index = self.calls.get(data.get("output_index"))
+            if index is None:
                 raise ProtocolError("function call arguments for no function_call item")
-            self.argued.add(k)
-            return [self._args(k, data.get("delta", ""))]
+            self.argued.add(index)
+            return [self._args(index, data.get("delta", ""))]
         if kind == "response.output_item.done":
             item = data.get("item") or {}
-            k = self.calls.get(data.get("output_index"))
+            done = self.calls.get(data.get("output_index"))
             # A server that sends the arguments only whole, with the finished item.
-            if k is not None and k not in self.argued and item.get("arguments"):
-                self.argued.add(k)
-                return [self._args(k, item["arguments"])]
+            if done is not None and done not in self.argued and item.get("arguments"):
+                self.argued.add(done)
+                return [self._args(done, item["arguments"])]
             return []
         if kind in ("response.completed", "response.incomplete"):
             self.done = True

@@ -119,7 +119,11 @@ async def test_tool_round(
         }
         kinds = [i.get("type") for i in second["input"]]
         assert kinds == ["message", "message", "function_call", "function_call_output"]
-        assert second["input"][3] == {"type": "function_call_output", "call_id": call.id, "output": "5"}
+        assert second["input"][3] == {
+            "type": "function_call_output",
+            "call_id": call.id,
+            "output": "5",
+        }
 
 
 async def test_usage_and_finish_reasons(
@@ -200,13 +204,15 @@ async def test_a_reset_after_the_first_chunk_is_not_replayed(
     chat_server.script(Events(events, done=False, disconnect_after=3, reset=True), Answer("again"))
     got: list[Chunk] = []
     with pytest.raises(APIConnectionError):
-        if mode == "sync":
-            for c in transport.stream(request(stream=True)):
-                got.append(c)
-        else:
-            async for c in transport.astream(request(stream=True)):
-                got.append(c)
+        await _read_into(got, transport, mode)
     assert got and chat_server.remaining == 1  # the second answer was never asked for
+
+
+async def _read_into(got: list[Chunk], t: Any, mode: str) -> None:
+    if mode == "sync":
+        got.extend(t.stream(request(stream=True)))
+    else:
+        got.extend([c async for c in t.astream(request(stream=True))])
 
 
 async def test_a_stream_without_its_terminal_event_is_incomplete(
@@ -222,7 +228,10 @@ async def test_an_error_event_mid_stream(
     kind: str, transport: FormatTransport, chat_server: ChatServer, mode: str
 ) -> None:
     events = await _events_for(kind, chat_server, transport)
-    failure = 'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    failure = (
+        "event: error\ndata: "
+        '{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    )
     chat_server.script(Events([*events[:3], failure], done=False))
     with pytest.raises(StreamError, match="Overloaded") as info:
         await collect(transport, request(stream=True), mode)

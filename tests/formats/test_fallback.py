@@ -15,7 +15,7 @@ from convo.transports.base import Chunk
 from convo.transports.fallback import FallbackTransport, Route
 from convo.transports.openai import OpenAITransport
 from tests.formats.conftest import make
-from tests.formats.test_against_test_server import collect, complete, request
+from tests.formats.test_against_test_server import _read_into, collect, complete, request
 from tests.support import Answer, ChatServer, Drop, Events, error
 
 
@@ -46,7 +46,9 @@ def routes(primary: ChatServer, spare: ChatServer, **kw: Any) -> FallbackTranspo
     [error(429, "slow down"), error(503, "busy"), Drop(reset=True)],
     ids=["429", "503", "reset"],
 )
-async def test_falls_back_on(chat_server: ChatServer, spare: ChatServer, mode: str, fault: Any) -> None:
+async def test_falls_back_on(
+    chat_server: ChatServer, spare: ChatServer, mode: str, fault: Any
+) -> None:
     chat_server.script(fault)
     spare.script(Answer("from the spare"))
     async with routes(chat_server, spare) as t:
@@ -89,11 +91,7 @@ async def test_stream_never_falls_back_after_the_first_chunk(
     got: list[Chunk] = []
     async with routes(chat_server, spare) as t:
         with pytest.raises(APIConnectionError):
-            if mode == "sync":
-                got.extend(t.stream(request(stream=True)))
-            else:
-                async for c in t.astream(request(stream=True)):
-                    got.append(c)
+            await _read_into(got, t, mode)
     assert len(got) == 1 and got[0]["model"] == "primary"
     assert spare.requests == []
 

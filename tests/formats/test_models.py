@@ -26,7 +26,8 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, chat_server: ChatServ
 
 
 @pytest.mark.parametrize(
-    ("name", "sent"), [("claude-sonnet-4-5", "claude-sonnet-4-5"), ("anthropic:claude-x", "claude-x")]
+    ("name", "sent"),
+    [("claude-sonnet-4-5", "claude-sonnet-4-5"), ("anthropic:claude-x", "claude-x")],
 )
 def test_claude_names_resolve_to_the_plugin(chat_server: ChatServer, name: str, sent: str) -> None:
     anthropic = require("convo_anthropic.transport", "needs convo-anthropic")

@@ -38,7 +38,10 @@ def test_a_history_moves_between_formats_with_its_tool_calls(chat_server: ChatSe
         t.close()
 
     roles = [m.role for m in conv.messages]
-    assert roles == ["system"] + ["user", "assistant", "tool", "assistant"] * 3 + ["user", "assistant"]
+    assert roles == ["system"] + ["user", "assistant", "tool", "assistant"] * 3 + [
+        "user",
+        "assistant",
+    ]
     ids = [m.tool_calls[0].id for m in conv.messages if m.tool_calls]
     assert len(set(ids)) == 3
     assert [m.text for m in conv.messages if m.role == "tool"] == ["3", "7", "8"]
@@ -52,7 +55,11 @@ def test_a_history_moves_between_formats_with_its_tool_calls(chat_server: ChatSe
     assert messages[1]["content"] == [
         {"type": "tool_use", "id": ids[0], "name": "add", "input": {"a": 1, "b": 2}}
     ]
-    assert messages[2]["content"][0] == {"type": "tool_result", "tool_use_id": ids[0], "content": "3"}
+    assert messages[2]["content"][0] == {
+        "type": "tool_result",
+        "tool_use_id": ids[0],
+        "content": "3",
+    }
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
     assert messages[3]["content"] == [{"type": "text", "text": "three"}]
     # Responses saw both earlier rounds as function_call items.

@@ -51,8 +51,10 @@ def chat_view(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "chat":
         return dict(body)
     if kind == "anthropic":
-        messages = [{"role": m.get("role"), "content": _text(m.get("content"))}
-                    for m in body.get("messages") or ()]  # fmt: skip
+        messages = [
+            {"role": m.get("role"), "content": _text(m.get("content"))}
+            for m in body.get("messages") or ()
+        ]
         if body.get("system"):
             messages.insert(0, {"role": "system", "content": _text(body["system"])})
         limit = body.get("max_tokens")
@@ -60,8 +62,11 @@ def chat_view(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
         items = body.get("input")
         if isinstance(items, str):
             items = [{"role": "user", "content": items}]
-        messages = [{"role": m.get("role"), "content": _text(m.get("content"))}
-                    for m in items or () if m.get("type", "message") == "message"]  # fmt: skip
+        messages = [
+            {"role": m.get("role"), "content": _text(m.get("content"))}
+            for m in items or ()
+            if m.get("type", "message") == "message"
+        ]
         limit = body.get("max_output_tokens")
     return {"model": body.get("model"), "messages": messages, "max_tokens": limit}
 
@@ -88,40 +93,80 @@ def _anthropic(r: Any, text: Any, calls: Any, reason: str, usage: Any, stream: b
         blocks.append({"type": "text", "text": text})
     for call in calls:
         args = call["function"]["arguments"]
-        blocks.append({"type": "tool_use", "id": call["id"].replace("call", "toolu"),
-                       "name": call["function"]["name"], "input": json.loads(args or "{}")})  # fmt: skip
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call["id"].replace("call", "toolu"),
+                "name": call["function"]["name"],
+                "input": json.loads(args or "{}"),
+            }
+        )
     stop = _STOP.get(reason, reason)
     msg_id = r.id.replace("chatcmpl", "msg")
     if not stream:
         return {
-            "id": msg_id, "type": "message", "role": "assistant", "model": r.model,
-            "content": blocks, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": usage["prompt_tokens"],
-                      "output_tokens": usage["completion_tokens"]},
-        }, []  # fmt: skip
-    start = {"id": msg_id, "type": "message", "role": "assistant", "model": r.model,
-             "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": 1}}  # fmt: skip
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": r.model,
+            "content": blocks,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": usage["prompt_tokens"],
+                "output_tokens": usage["completion_tokens"],
+            },
+        }, []
+    start = {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": r.model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": 1},
+    }
     events = [_event("message_start", {"message": start}), _event("ping", {})]
     for i, block in enumerate(blocks):
         if block["type"] == "text":
-            events.append(_event("content_block_start", {"index": i, "content_block":
-                                 {"type": "text", "text": ""}}))  # fmt: skip
+            events.append(
+                _event(
+                    "content_block_start",
+                    {"index": i, "content_block": {"type": "text", "text": ""}},
+                )
+            )
             words = block["text"].split(" ")
             pieces = [w + " " for w in words[:-1]] + [words[-1]]
-            events.extend(_event("content_block_delta", {"index": i, "delta":
-                          {"type": "text_delta", "text": p}}) for p in pieces)  # fmt: skip
+            events.extend(
+                _event(
+                    "content_block_delta", {"index": i, "delta": {"type": "text_delta", "text": p}}
+                )
+                for p in pieces
+            )
         else:
-            events.append(_event("content_block_start", {"index": i, "content_block":
-                          {**block, "input": {}}}))  # fmt: skip
+            events.append(
+                _event("content_block_start", {"index": i, "content_block": {**block, "input": {}}})
+            )
             args = json.dumps(block["input"])
             half = len(args) // 2
-            events.extend(_event("content_block_delta", {"index": i, "delta":
-                          {"type": "input_json_delta", "partial_json": p}})
-                          for p in (args[:half], args[half:]))  # fmt: skip
+            events.extend(
+                _event(
+                    "content_block_delta",
+                    {"index": i, "delta": {"type": "input_json_delta", "partial_json": p}},
+                )
+                for p in (args[:half], args[half:])
+            )
         events.append(_event("content_block_stop", {"index": i}))
-    events.append(_event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
-                                           "usage": {"output_tokens": usage["completion_tokens"]}}))  # fmt: skip
+    events.append(
+        _event(
+            "message_delta",
+            {
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": usage["completion_tokens"]},
+            },
+        )
+    )
     events.append(_event("message_stop", {}))
     return None, events
 
@@ -130,43 +175,82 @@ def _responses(r: Any, text: Any, calls: Any, reason: str, usage: Any, stream: b
     resp_id = r.id.replace("chatcmpl", "resp")
     output: list[dict[str, Any]] = []
     if text is not None and (text or not calls):
-        output.append({"type": "message", "id": f"msg_{resp_id}", "role": "assistant",
-                       "status": "completed",
-                       "content": [{"type": "output_text", "text": text, "annotations": []}]})  # fmt: skip
+        output.append(
+            {
+                "type": "message",
+                "id": f"msg_{resp_id}",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        )
     for call in calls:
-        output.append({"type": "function_call", "id": f"fc_{call['id']}", "call_id": call["id"],
-                       "name": call["function"]["name"],
-                       "arguments": call["function"]["arguments"], "status": "completed"})  # fmt: skip
+        output.append(
+            {
+                "type": "function_call",
+                "id": f"fc_{call['id']}",
+                "call_id": call["id"],
+                "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"],
+                "status": "completed",
+            }
+        )
     status = "incomplete" if reason == "length" else "completed"
     response = {
-        "id": resp_id, "object": "response", "created_at": 1700000000, "model": r.model,
+        "id": resp_id,
+        "object": "response",
+        "created_at": 1700000000,
+        "model": r.model,
         "status": status,
         "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
         "output": output,
-        "usage": {"input_tokens": usage["prompt_tokens"],
-                  "output_tokens": usage["completion_tokens"],
-                  "total_tokens": usage["total_tokens"]},
-    }  # fmt: skip
+        "usage": {
+            "input_tokens": usage["prompt_tokens"],
+            "output_tokens": usage["completion_tokens"],
+            "total_tokens": usage["total_tokens"],
+        },
+    }
     if not stream:
         return response, []
-    events = [_event("response.created", {"response": {**response, "status": "in_progress",
-                                                       "output": [], "usage": None}})]  # fmt: skip
+    events = [
+        _event(
+            "response.created",
+            {"response": {**response, "status": "in_progress", "output": [], "usage": None}},
+        )
+    ]
     for n, item in enumerate(output):
         if item["type"] == "message":
-            events.append(_event("response.output_item.added", {"output_index": n, "item":
-                                 {**item, "content": [], "status": "in_progress"}}))  # fmt: skip
+            events.append(
+                _event(
+                    "response.output_item.added",
+                    {"output_index": n, "item": {**item, "content": [], "status": "in_progress"}},
+                )
+            )
             words = item["content"][0]["text"].split(" ")
             pieces = [w + " " for w in words[:-1]] + [words[-1]]
-            events.extend(_event("response.output_text.delta", {"output_index": n,
-                          "content_index": 0, "item_id": item["id"], "delta": p})
-                          for p in pieces)  # fmt: skip
+            events.extend(
+                _event(
+                    "response.output_text.delta",
+                    {"output_index": n, "content_index": 0, "item_id": item["id"], "delta": p},
+                )
+                for p in pieces
+            )
         else:
-            events.append(_event("response.output_item.added", {"output_index": n, "item":
-                                 {**item, "arguments": "", "status": "in_progress"}}))  # fmt: skip
+            events.append(
+                _event(
+                    "response.output_item.added",
+                    {"output_index": n, "item": {**item, "arguments": "", "status": "in_progress"}},
+                )
+            )
             args = item["arguments"]
             half = len(args) // 2
-            events.extend(_event("response.function_call_arguments.delta", {"output_index": n,
-                          "item_id": item["id"], "delta": p}) for p in (args[:half], args[half:]))  # fmt: skip
+            events.extend(
+                _event(
+                    "response.function_call_arguments.delta",
+                    {"output_index": n, "item_id": item["id"], "delta": p},
+                )
+                for p in (args[:half], args[half:])
+            )
         events.append(_event("response.output_item.done", {"output_index": n, "item": item}))
     name = "response.incomplete" if status == "incomplete" else "response.completed"
     events.append(_event(name, {"response": response}))

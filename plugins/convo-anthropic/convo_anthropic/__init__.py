@@ -21,7 +21,8 @@ PREFIX = "anthropic:"
 
 
 def transport_for(model: str) -> AnthropicTransport:
-    """A transport on ``$ANTHROPIC_BASE_URL`` (else Anthropic's), keyed by ``$ANTHROPIC_API_KEY``."""
+    """A transport on ``$ANTHROPIC_BASE_URL`` (else Anthropic's), keyed by
+    ``$ANTHROPIC_API_KEY``."""
     from convo_anthropic.transport import AnthropicTransport
 
     return AnthropicTransport()

@@ -16,8 +16,9 @@ Replies and the named stream events come back as Chat Completions replies and ch
 >>> from convo.request import Request
 >>> body = {"model": "claude-x", "messages": [{"role": "system", "content": "Be brief."},
 ...         {"role": "user", "content": "Hi"}]}
->>> AnthropicFormat().encode(Request("claude-x", (), body), stream=False)
-{'model': 'claude-x', 'max_tokens': 4096, 'messages': [{'role': 'user', 'content': 'Hi'}], 'system': 'Be brief.'}
+>>> out = AnthropicFormat().encode(Request("claude-x", (), body), stream=False)
+>>> out["system"], out["max_tokens"], out["messages"]
+('Be brief.', 4096, [{'role': 'user', 'content': 'Hi'}])
 """
 
 from __future__ import annotations
@@ -169,11 +170,13 @@ class _Events(EventTranslator):
             if delta.get("type") == "text_delta":
                 return [self._chunk({"content": delta.get("text", "")})]
             if delta.get("type") == "input_json_delta":
-                k = self.calls.get(data.get("index", 0))
-                if k is None:
+                call = self.calls.get(data.get("index", 0))
+                if call is None:
                     raise ProtocolError("input_json_delta outside a tool_use block")
                 piece = delta.get("partial_json", "")
-                return [self._chunk({"tool_calls": [{"index": k, "function": {"arguments": piece}}]})]
+                return [
+                    self._chunk({"tool_calls": [{"index": call, "function": {"arguments": piece}}]})
+                ]
             return []  # thinking and signature deltas are not part of the reply's text
         if kind == "message_delta":
             delta = data.get("delta") or {}
