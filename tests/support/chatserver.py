@@ -5,9 +5,9 @@ its own process: ``python -m tests.support.chatserver --port 8000``). By default
 it answers every ``POST .../chat/completions`` (and, in their own formats,
 ``.../messages`` and ``.../responses``: see :mod:`tests.support.formats`)
 deterministically: ``"echo: "`` plus the last user message, ``n`` choices (choice
-``i > 0`` gets a ``" #i"`` suffix), ``max_tokens`` counted in words (then ``finish_reason: "length"``), usage counted in
-words, JSON or an event stream as asked, usage in the stream when
-``stream_options.include_usage`` is set. A queue of scripted items overrides the
+``i > 0`` gets a ``" #i"`` suffix), ``max_tokens`` counted in words (then
+``finish_reason: "length"``), usage counted in words, JSON or an event stream as
+asked, usage in the stream when ``stream_options.include_usage`` is set. A queue of scripted items overrides the
 default one request at a time, to inject faults::
 
     with ChatServer() as server:
