@@ -7,8 +7,8 @@ it answers every ``POST .../chat/completions`` (and, in their own formats,
 deterministically: ``"echo: "`` plus the last user message, ``n`` choices (choice
 ``i > 0`` gets a ``" #i"`` suffix), ``max_tokens`` counted in words (then
 ``finish_reason: "length"``), usage counted in words, JSON or an event stream as
-asked, usage in the stream when ``stream_options.include_usage`` is set. A queue of scripted items overrides the
-default one request at a time, to inject faults::
+asked, usage in the stream when ``stream_options.include_usage`` is set. A queue of
+scripted items overrides the default one request at a time, to inject faults::
 
     with ChatServer() as server:
         server.script(error(429, "slow down", headers={"retry-after": "1"}), Answer("hi"))
