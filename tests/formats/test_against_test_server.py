@@ -238,3 +238,24 @@ async def test_an_error_event_mid_stream(
     with pytest.raises(StreamError, match="Overloaded") as info:
         await collect(transport, request(stream=True), mode)
     assert info.value.type == "overloaded_error"
+
+
+async def test_structured_output_over_anthropic_is_a_forced_tool(
+    chat_server: ChatServer, mode: str
+) -> None:
+    from pydantic import BaseModel
+
+    from tests.formats.conftest import make
+
+    class City(BaseModel):
+        name: str
+
+    chat_server.script(Answer(tool_calls=[("City", {"name": "Oslo"})]))
+    async with make("anthropic", chat_server.url) as t:
+        conv = conversation(t, mode)
+        reply = conv.send("Where?", response_format=City)
+        reply = reply if mode == "sync" else await reply
+    assert reply.parsed == City(name="Oslo")
+    body = chat_server.requests[0].json
+    assert body["tool_choice"] == {"type": "tool", "name": "City"}
+    assert "response_format" not in body
