@@ -259,3 +259,14 @@ async def test_structured_output_over_anthropic_is_a_forced_tool(
     body = chat_server.requests[0].json
     assert body["tool_choice"] == {"type": "tool", "name": "City"}
     assert "response_format" not in body
+
+
+def test_claude_models_budget_with_the_documented_window(chat_server: ChatServer) -> None:
+    from tests.formats.conftest import make
+
+    with make("anthropic", chat_server.url) as t:
+        budget = Conversation(model="claude-sonnet-4-5", transport=t).prepare("hi").budget
+        assert budget is not None and 150_000 < budget <= 200_000
+        # Not a Claude name: the transport declares nothing, the usual default applies.
+        other = Conversation(model="other", transport=t).prepare("hi").budget
+        assert other is not None and other < 150_000

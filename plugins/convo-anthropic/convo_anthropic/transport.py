@@ -21,9 +21,11 @@ import httpx2
 from convo.transports.formats import DEFAULT_TIMEOUT, FormatTransport
 from convo_anthropic.format import AnthropicFormat
 
-__all__ = ["DEFAULT_BASE_URL", "AnthropicTransport"]
+__all__ = ["CONTEXT_WINDOW", "DEFAULT_BASE_URL", "AnthropicTransport"]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+CONTEXT_WINDOW = 200_000
+"""Anthropic's documented context window for its Claude models (3, 3.5, 3.7, 4, 4.5)."""
 
 
 class AnthropicTransport(FormatTransport):
@@ -54,3 +56,12 @@ class AnthropicTransport(FormatTransport):
             max_retries=max_retries,
             headers=headers,
         )
+
+    def context_window(self, model: str) -> int | None:
+        """The documented window for ``claude-*`` models (the budget uses it).
+
+        convo counts tokens with tiktoken, not Claude's tokenizer: the budget is an
+        estimate, and ``Reply.prompt_tokens_error`` shows how far off it was.
+        """
+        name = model.removeprefix("anthropic:")
+        return CONTEXT_WINDOW if name.startswith("claude-") else None
