@@ -2,12 +2,13 @@
 
 Hand-written HTTP/1.1 over asyncio, with keep-alive, in a background thread (or
 its own process: ``python -m tests.support.chatserver --port 8000``). By default
-it answers every ``POST .../chat/completions`` deterministically: ``"echo: "`` plus
-the last user message, ``n`` choices (choice ``i > 0`` gets a ``" #i"`` suffix),
-``max_tokens`` counted in words (then ``finish_reason: "length"``), usage counted in
-words, JSON or an event stream as asked, usage in the stream when
-``stream_options.include_usage`` is set. A queue of scripted items overrides the
-default one request at a time, to inject faults::
+it answers every ``POST .../chat/completions`` (and, in their own formats,
+``.../messages`` and ``.../responses``: see :mod:`tests.support.formats`)
+deterministically: ``"echo: "`` plus the last user message, ``n`` choices (choice
+``i > 0`` gets a ``" #i"`` suffix), ``max_tokens`` counted in words (then
+``finish_reason: "length"``), usage counted in words, JSON or an event stream as
+asked, usage in the stream when ``stream_options.include_usage`` is set. A queue of
+scripted items overrides the default one request at a time, to inject faults::
 
     with ChatServer() as server:
         server.script(error(429, "slow down", headers={"retry-after": "1"}), Answer("hi"))
@@ -36,6 +37,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, TypeAlias
+
+from tests.support import formats
 
 __all__ = [
     "Answer",
@@ -434,20 +437,29 @@ class ChatServer:
             return True
         if isinstance(item, Events):
             return await _events(reader, writer, item, number)
-        route = req.path.partition("?")[0].rstrip("/")  # a query (Azure api-version) is kept
-        if req.method != "POST" or not route.endswith("/chat/completions"):
+        kind = formats.kind_of(req.path)
+        if req.method != "POST" or kind is None:
             await _respond(writer, error(404, f"no route {req.method} {req.path}"), number)
             return True
         try:
-            body = req.json
+            raw = req.json
         except ValueError:
             await _respond(
                 writer, error(400, "the body is not JSON", type="invalid_request_error"), number
             )
             return True
+        body = formats.chat_view(kind, raw)
         answer = item if isinstance(item, Answer) else _echo(body)
         await asyncio.sleep(answer.delay)
         rendered = _Renderer(answer, body, number)
+        if kind != "chat":
+            # Anthropic Messages or OpenAI Responses: the same answer, in that format.
+            data, named = formats.render(kind, rendered, raw.get("stream") is True)
+            if named:
+                stream = Events(named, done=False, headers=answer.headers)
+                return await _events(reader, writer, stream, number)
+            await _respond(writer, Respond(200, data, headers=answer.headers), number)
+            return True
         if body.get("stream") is True:
             events = Events(rendered.chunks(), headers=answer.headers)
             return await _events(reader, writer, events, number)
