@@ -21,9 +21,9 @@ def set_key(page: Page, key: str = KEY) -> None:
     page.get_by_label("API key", exact=True).fill(key)
 
 
-def send(page: Page) -> None:
+def send(page: Page, timeout: float = 10_000) -> None:
     page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled(timeout=timeout)
 
 
 def test_seed_flow_multi_turn_with_usage(page: Page, chat: ChatServer) -> None:
