@@ -88,7 +88,11 @@ def create_app(*, default_base_url: str | None = None) -> ASGIApp:
                 kind += "; charset=utf-8"
         else:
             status, body, kind = 404, b"not found", "text/plain; charset=utf-8"
-        await send({"type": "http.response.start", "status": status, "headers": _headers(kind, len(body))})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": _headers(kind, len(body))}
+        )
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
 
     return app

@@ -32,7 +32,9 @@ def playground(host: str, port: int, base_url: str | None, open_: bool) -> None:
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise click.ClickException("convo playground needs uvicorn: pip install 'convo[playground]'") from exc
+        raise click.ClickException(
+            "convo playground needs uvicorn: pip install 'convo[playground]'"
+        ) from exc
     from convo.playground import create_app
 
     config = uvicorn.Config(

@@ -1,4 +1,4 @@
-"""Browser fixtures: one headless Chromium (Debian's) per session, a fresh context per test.
+"""Browser fixtures: one headless Chromium (Debian's) for these tests, a fresh context per test.
 
 The playground is served by uvicorn on 127.0.0.1, the local test server (with CORS,
 as a browser needs) is the default target. Every request the page makes is logged;
@@ -98,7 +98,9 @@ def served(chat: ChatServer) -> Iterator[Served]:
     thread.join(10)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it
+# is open, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     sync_api = require("playwright.sync_api", "needs playwright")
     if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
@@ -144,9 +146,11 @@ def open_page(browser: Any, served: Served, *, locale: str = "en-US", width: int
     page.on("pageerror", lambda exc: result.errors.append(str(exc)))
     page.on(
         "console",
-        lambda msg: result.errors.append(msg.text)
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            result.errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
     )
     page.goto(served.url)
     page.wait_for_selector("body[data-ready=true]")

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 from click.testing import CliRunner
 
 from convo import cli, plugins
@@ -43,11 +44,8 @@ def test_convo_playground_serves_the_page_with_its_security_headers() -> None:
         assert "script-src 'self'" in csp
         with _opener.open(f"http://127.0.0.1:{port}/config.json", timeout=5) as config:
             assert json.loads(config.read()) == {"default_base_url": "http://127.0.0.1:1/v1"}
-        try:
+        with pytest.raises(urllib.error.HTTPError, match="404"):
             _opener.open(f"http://127.0.0.1:{port}/../pyproject.toml", timeout=5)
-            raise AssertionError("served a file outside the static folder")
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 404
     finally:
         proc.terminate()
         proc.wait(10)

@@ -39,7 +39,9 @@ def test_error_status_is_explained(
 
 
 def test_a_non_json_error_body_is_shown_as_text(page: Page, chat: ChatServer) -> None:
-    chat.script(Respond(502, "<html><script>window.__pwned=1</script></html>", content_type="text/html"))
+    chat.script(
+        Respond(502, "<html><script>window.__pwned=1</script></html>", content_type="text/html")
+    )
     send(page)
     assert "HTTP 502" in page.get_by_role("alert").inner_text()
     assert page.evaluate("() => window.__pwned") is None

@@ -6,11 +6,16 @@ import json
 from typing import Any
 
 from tests.playground.conftest import Page, Served, screenshot
-from tests.support import Answer, ChatServer, Events, require
+from tests.support import Answer, ChatServer, Events, Recorded, require
 
 expect = require("playwright.sync_api", "needs playwright").expect
 
 KEY = "sk-playground-secret-0123456789"
+
+
+def last_post(server: ChatServer) -> Recorded:
+    """The last request the page sent (a key change also lists the models, with a GET)."""
+    return next(r for r in reversed(server.requests) if r.method == "POST")
 
 
 def request_json(page: Page) -> Any:
@@ -41,21 +46,24 @@ def test_seed_flow_multi_turn_with_usage(page: Page, chat: ChatServer) -> None:
     response = page.get_by_role("region", name="Response")
     assert "echo: Hello!" in response.inner_text()
     assert "finish_reason: stop" in response.inner_text()
+    page.get_by_text("Raw response").click()
+    raw = json.loads(page.locator("#raw").text_content() or "")
+    assert raw["choices"][0]["message"]["content"] == "echo: Hello!"
     usage = page.get_by_role("region", name="Usage")
     assert usage.locator("[data-usage=prompt_tokens]").inner_text() == "6"  # words in the prompt
     assert usage.locator("[data-usage=completion_tokens]").inner_text() == "2"
     assert usage.locator("[data-usage=total_tokens]").inner_text() == "8"
-    sent = chat.requests[-1]
+    sent = last_post(chat)
     assert sent.headers["authorization"] == f"Bearer {KEY}"
     assert sent.json == {**body, "model": "chatserver"}
 
     # multi-turn: the reply is appended, the next user message typed below it
     page.get_by_label("Next message", exact=True).fill("What's my name?")
     send(page)
-    assert [m["role"] for m in chat.requests[-1].json["messages"]] == [
+    assert [m["role"] for m in last_post(chat).json["messages"]] == [
         "system", "user", "assistant", "user",
     ]  # fmt: skip
-    assert chat.requests[-1].json["messages"][2] == {"role": "assistant", "content": "echo: Hello!"}
+    assert last_post(chat).json["messages"][2] == {"role": "assistant", "content": "echo: Hello!"}
     assert "echo: What's my name?" in response.inner_text()
     assert [m["role"] for m in request_json(page)["messages"]][-1] == "assistant"
     screenshot(page.page, "reply")
@@ -69,10 +77,17 @@ def test_stream_shows_text_as_it_arrives_and_usage(page: Page, chat: ChatServer)
     chat.script(
         Events(
             [
-                {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+                {
+                    **chunk,
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}],
+                },
                 {**chunk, "choices": [{"index": 0, "delta": {"content": "lo"}}]},
                 {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-                {**chunk, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}},
+                {
+                    **chunk,
+                    "choices": [],
+                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+                },
             ],
             delay=0.4,
         )
@@ -93,7 +108,9 @@ def test_stop_aborts_a_stream(page: Page, chat: ChatServer) -> None:
     page.get_by_label("stream", exact=True).check()
     chunk = {"id": "c1", "object": "chat.completion.chunk", "model": "chatserver"}
     chat.script(
-        Events([{**chunk, "choices": [{"index": 0, "delta": {"content": "partial"}}]}], stall_after=1)
+        Events(
+            [{**chunk, "choices": [{"index": 0, "delta": {"content": "partial"}}]}], stall_after=1
+        )
     )
     page.get_by_role("button", name="Send", exact=True).click()
     page.locator("#chat .pending .text").filter(has_text="partial").wait_for()
@@ -158,11 +175,15 @@ def test_messages_edited_by_role(page: Page, chat: ChatServer) -> None:
     assert "messages[3].tool_call_id" in page.locator("#request-problems").inner_text()
     page.get_by_label("tool_call_id 4", exact=True).fill("call_1")
     page.get_by_label("Content 4", exact=True).fill("42")
-    assert request_json(page)["messages"][3] == {"role": "tool", "content": "42", "tool_call_id": "call_1"}
+    assert request_json(page)["messages"][3] == {
+        "role": "tool",
+        "content": "42",
+        "tool_call_id": "call_1",
+    }
     page.get_by_role("button", name="Remove 4").click()
     page.get_by_role("button", name="Remove 3").click()
     send(page)
-    assert chat.requests[-1].json["messages"][0]["role"] == "developer"
+    assert last_post(chat).json["messages"][0]["role"] == "developer"
 
 
 def test_edit_forks_and_branches_switch(page: Page, chat: ChatServer) -> None:
@@ -171,7 +192,7 @@ def test_edit_forks_and_branches_switch(page: Page, chat: ChatServer) -> None:
     assert page.get_by_label("Next message", exact=True).input_value() == "Hello!"
     page.get_by_label("Next message", exact=True).fill("Bonjour!")
     send(page)
-    assert chat.requests[-1].json["messages"][-1] == {"role": "user", "content": "Bonjour!"}
+    assert last_post(chat).json["messages"][-1] == {"role": "user", "content": "Bonjour!"}
     chat_box = page.locator("#chat")
     assert "echo: Bonjour!" in chat_box.inner_text()
     assert "echo: Hello!" not in chat_box.inner_text()

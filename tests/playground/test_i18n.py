@@ -11,13 +11,17 @@ from tests.support import ChatServer, error, require
 expect = require("playwright.sync_api", "needs playwright").expect
 
 
-def test_chinese_browser_gets_the_chinese_ui(browser: Any, served: Served, chat: ChatServer) -> None:
+def test_chinese_browser_gets_the_chinese_ui(
+    browser: Any, served: Served, chat: ChatServer
+) -> None:
     chat.reset()
     page = open_page(browser, served, locale="zh-CN")
     try:
         expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
         assert page.get_by_label("API 基础地址", exact=True).input_value() == chat.url
-        assert "密钥仅保存在浏览器本地,不会上传到服务器" in page.locator("#api-key-hint").inner_text()
+        assert (
+            "密钥仅保存在浏览器本地,不会上传到服务器" in page.locator("#api-key-hint").inner_text()
+        )
         # API names stay; the seed's descriptions are in Chinese
         assert page.locator("#desc-temperature").inner_text() == "随机性控制 (0-2),默认 1"
         expect(page.get_by_label("temperature", exact=True)).to_be_visible()

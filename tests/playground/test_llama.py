@@ -15,7 +15,7 @@ expect = require("playwright.sync_api", "needs playwright").expect
 
 def target(page: Page, base: str) -> str:
     page.get_by_label("Base URL", exact=True).fill(base)
-    expect(page.locator("#models-status")).to_contain_text("models listed by the target")
+    expect(page.locator("#models-status")).to_contain_text("Models listed by the target")
     model = request_json(page)["model"]
     assert model != "gpt-4"  # replaced by what the server lists
     page.get_by_label("temperature", exact=True).fill("0")

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.playground.conftest import Page, screenshot
-from tests.playground.test_flow import KEY, request_json, send, set_key
+from tests.playground.test_flow import KEY, last_post, request_json, send, set_key
 from tests.support import ChatServer, require
 
 expect = require("playwright.sync_api", "needs playwright").expect
@@ -47,8 +47,8 @@ def test_curl_snippet_gets_the_same_answer(page: Page, chat: ChatServer) -> None
     )
     reply = json.loads(run.stdout)
     assert reply["choices"][0]["message"]["content"] in answer
-    assert chat.requests[-1].headers["authorization"] == f"Bearer {KEY}"
-    assert chat.requests[-1].json == body
+    assert last_post(chat).headers["authorization"] == f"Bearer {KEY}"
+    assert last_post(chat).json == body
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -73,7 +73,7 @@ def test_python_snippet_runs_with_the_openai_sdk(
     )  # fmt: skip
     assert run.stdout.strip() in answer
     assert run.stdout.strip().startswith("echo: Hello!")
-    assert chat.requests[-1].json["stop"] == ["END"]
+    assert last_post(chat).json["stop"] == ["END"]
 
 
 def test_tabs_work_by_keyboard(page: Page) -> None:
@@ -81,5 +81,7 @@ def test_tabs_work_by_keyboard(page: Page) -> None:
     python.focus()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("tab", name="cURL", exact=True)).to_be_focused()
-    expect(page.get_by_role("tab", name="cURL", exact=True)).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tab", name="cURL", exact=True)).to_have_attribute(
+        "aria-selected", "true"
+    )
     expect(page.get_by_role("tabpanel", name="cURL", exact=True)).to_be_visible()

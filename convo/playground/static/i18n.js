@@ -43,7 +43,7 @@ export const MESSAGES = {
     previous_branch: "Previous branch",
     next_branch: "Next branch",
     branch: "Branch {i} of {n}",
-    models_loaded: "{n} models listed by the target.",
+    models_loaded: "Models listed by the target: {n}.",
     models_failed: "Could not list models at {url}.",
     sending: "Sending...",
     "desc.model": "Model ID, e.g. gpt-4, gpt-3.5-turbo",
