@@ -74,6 +74,16 @@ def create_app(*, default_base_url: str | None = None) -> ASGIApp:
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
+        if path == "" and root:
+            # Mounted at /playground, the page must load as /playground/ for its
+            # relative URLs (main.js, config.json) to resolve under the mount.
+            location = (root + "/").encode("latin-1")
+            await send(
+                {"type": "http.response.start", "status": 308,
+                 "headers": [*_headers("text/plain", 0), (b"location", location)]}
+            )  # fmt: skip
+            await send({"type": "http.response.body", "body": b""})
+            return
         if path in ("", "/"):
             path = "/index.html"
         if scope["method"] not in ("GET", "HEAD"):
