@@ -81,6 +81,20 @@ FORBIDDEN = {
     ],
 }
 
+# The playground only serves its files: it never sees a conversation, a store or a key.
+FORBIDDEN["playground"] = [
+    "httpx",
+    "httpx2",
+    "sqlalchemy",
+    "starlette",
+    "uvicorn",
+    "convo.transports",
+    "convo.store",
+    "convo.conversation",
+    "convo.turn",
+    "convo.cli",
+]
+
 # The values a store speaks in (convo/store/base.py: pydantic only) may be known by the
 # turn, which plans the commit in them; the store's machinery may not.
 ALLOWED = {"turn": {"convo.store.base"}, "effects": {"convo.store.base"}}

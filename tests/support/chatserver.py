@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import socket
@@ -279,9 +280,12 @@ class _Renderer:
 class ChatServer:
     """The server; ``start()`` (or ``with``) runs it in a daemon thread on an ephemeral port."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cors: bool = False) -> None:
         self.host = host
         self.port = port
+        # cors: answer preflights and allow any origin, as a browser page on another
+        # origin (the playground) needs; GET .../models then lists one model.
+        self.cors = cors
         self.requests: list[Recorded] = []
         self.open_connections = 0
         self.total_connections = 0
@@ -412,7 +416,16 @@ class ChatServer:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
         recorded = Recorded(method, path, headers, body, header_lines)
         self.requests.append(recorded)
+        if self.cors and method == "OPTIONS":
+            await _respond(writer, Respond(204, headers=_CORS), 0)
+            return True
+        if self.cors and method == "GET" and path.rstrip("/").endswith("/models"):
+            models = {"object": "list", "data": [{"id": "chatserver", "object": "model"}]}
+            await _respond(writer, Respond(200, models, headers=_CORS), 0)
+            return True
         item = self._script.popleft() if self._script else None
+        if self.cors and isinstance(item, Respond | Events | Answer):
+            item = dataclasses.replace(item, headers={**_CORS, **item.headers})
         keep = await self._answer(item, recorded, reader, writer)
         return keep and headers.get("connection", "").lower() != "close"
 
@@ -450,6 +463,8 @@ class ChatServer:
             return True
         body = formats.chat_view(kind, raw)
         answer = item if isinstance(item, Answer) else _echo(body)
+        if self.cors and item is None:
+            answer.headers = dict(_CORS)
         await asyncio.sleep(answer.delay)
         rendered = _Renderer(answer, body, number)
         if kind != "chat":
@@ -465,6 +480,15 @@ class ChatServer:
             return await _events(reader, writer, events, number)
         await _respond(writer, Respond(200, rendered.completion(), headers=answer.headers), number)
         return True
+
+
+_CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-headers": "authorization, content-type",
+    "access-control-expose-headers": "retry-after, x-request-id",
+    "access-control-max-age": "600",
+}
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
