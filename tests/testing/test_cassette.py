@@ -239,9 +239,9 @@ def test_rate_limit_attributes_survive_replay(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     with ChatServer() as server:
         server.script(error(429, "slow down", headers={"retry-after": "7"}))
-        with Cassette(path, OpenAITransport(server.url, api_key=KEY, max_retries=0)) as tape:
-            with pytest.raises(RateLimitError) as live:
-                tape.complete(_request("x"))
+        http = OpenAITransport(server.url, api_key=KEY, max_retries=0)
+        with Cassette(path, http) as tape, pytest.raises(RateLimitError) as live:
+            tape.complete(_request("x"))
     with Cassette(path) as tape, pytest.raises(RateLimitError) as again:
         tape.complete(_request("x"))
     assert again.value.retry_after == live.value.retry_after == 7
