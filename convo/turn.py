@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from convo.budget import fit
+from convo.cost import cost_of
 from convo.effects import (
     CLOSE_STREAM,
     NEXT_CHUNK,
@@ -61,6 +62,7 @@ from convo.events import (
     PartialOutput,
     TextDelta,
 )
+from convo.limits import Meter, UsageLimits
 from convo.messages import Message
 from convo.pending import Awaiting
 from convo.reply import Reply, Usage, add_usage
@@ -123,6 +125,8 @@ class TurnContext:
     started: float = 0.0
     tool_tokens: ToolTokens | None = None
     offset: int = 0  # where ``history`` begins in the stored history (a loaded tail)
+    limits: UsageLimits | None = None
+    spent: tuple[int, float] = (0, 0.0)  # the conversation's committed tokens and cost
 
 
 ToolParts = tuple[tuple[dict[str, Any], ...], ...]
@@ -225,16 +229,25 @@ class _Turn:
     (earlier, for a turn resumed after a suspension), and how many of its messages were
     already committed by the turn it resumes."""
 
-    __slots__ = ("base_length", "carried", "start", "usage")
+    __slots__ = ("base_length", "carried", "meter", "start", "usage")
 
-    def __init__(self, base_length: int, start: int, carried: int = 0) -> None:
+    def __init__(self, ctx: TurnContext) -> None:
         self.usage: Usage | None = None
-        self.base_length = base_length
-        self.start = start
-        self.carried = carried
+        self.base_length = self.start = len(ctx.history)
+        self.carried = 0
+        limits = ctx.limits
+        self.meter = Meter(limits, ctx.model, *ctx.spent) if limits is not None else None
+
+    def call(self, request: Request) -> CallModel:
+        """A model call, once the usage limits allow it (the summary's call too)."""
+        if self.meter is not None:
+            self.meter.before(self.usage, request.prompt_tokens)
+        return CallModel(request)
 
     def add(self, reply: Reply) -> None:
         self.usage = add_usage(self.usage, reply.usage)
+        if self.meter is not None:
+            self.meter.after(self.usage, reply.model)
 
 
 def run_turn(
@@ -247,7 +260,7 @@ def run_turn(
     turn awaits; ``resolutions`` are ``(tool_call_id, approved)`` for deferred approvals.
     """
     _check_choose(ctx)
-    turn = _Turn(len(ctx.history), len(ctx.history))
+    turn = _Turn(ctx)
     pending: list[Message] = []
     results, new = _split_results(new)
     awaiting = ctx.awaiting
@@ -279,7 +292,7 @@ def run_turn(
         pending = [*carried, *answers]
     pending.extend(new)
     summary = ctx.summary
-    made = yield from summarize(ctx, pending, turn, build_request, CallModel)
+    made = yield from summarize(ctx, pending, turn, build_request, turn.call)
     if made is not None:
         summary = made
     rounds = retries = 0
@@ -289,6 +302,8 @@ def run_turn(
         request = build_request(ctx, pending, summary)
         if ctx.stream:
             yield Emit(ModelCall(reason, request))
+        if turn.meter is not None:
+            turn.meter.before(turn.usage, request.prompt_tokens)
         reply = _pick(ctx, (yield from _call(ctx, request)), request)
         turn.add(reply)
         message = reply.message
@@ -470,6 +485,7 @@ def _plan(
     name, digest = ctx.template
     meta = TurnMeta(
         usage=turn.usage,
+        cost=cost_of(reply.model or ctx.model, turn.usage),
         model=reply.model or ctx.model,
         params=ctx.params,
         finish_reason=reply.finish_reason,

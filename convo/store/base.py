@@ -61,6 +61,7 @@ class TurnMeta(_Value):
     """
 
     usage: Usage | None = None
+    cost: float | None = None  # USD; None when the model's price is unknown
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     finish_reason: str | None = None
