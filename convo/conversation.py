@@ -155,7 +155,10 @@ class Conversation(BaseConversation):
         what the budget can use), so a long conversation reloads fast; new turns are
         appended to the whole stored history all the same."""
         stored = store.load(id) if tail is None else store.load(id, tail=tail)
-        return cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        conv = cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        if conv.limits is not None and hasattr(store, "totals"):
+            conv._set_spent(store.totals(id))  # per-conversation limits count earlier turns
+        return conv
 
     def close(self) -> None:
         """Close the transport if this conversation created it (a given one is yours)."""
@@ -281,7 +284,14 @@ class AsyncConversation(BaseConversation):
             stored = await method(id, **kwargs)
         else:
             stored = await asyncio.to_thread(method, id, **kwargs)
-        return cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        conv = cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        if conv.limits is not None and hasattr(store, "totals"):
+            totals = store.totals
+            if inspect.iscoroutinefunction(inspect.unwrap(totals)):
+                conv._set_spent(await totals(id))
+            else:
+                conv._set_spent(await asyncio.to_thread(totals, id))
+        return conv
 
     async def aclose(self) -> None:
         """Close the transport if this conversation created it (a given one is yours)."""

@@ -357,6 +357,10 @@ class BaseConversation:
             )
         return version
 
+    def _set_spent(self, totals: Any) -> None:
+        """What the stored turns used, for the per-conversation limits."""
+        self._spent = (int(totals.total_tokens), float(getattr(totals, "cost", None) or 0.0))
+
     def _commit_local(self, plan: CommitPlan) -> int:
         """Commit without a store: check and apply as one step."""
         return self._apply(plan, None)
