@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 from convo import errors
 from convo.errors import CassetteError, CassetteMismatchError, ConvoError
+from convo.redact import scrub
 from convo.reply import Reply
 from convo.request import Request
-from convo.testing.scrub import scrub
 from convo.transports.base import Chunk, Transport
 
 __all__ = ["Cassette"]
@@ -53,7 +53,7 @@ class Cassette(Transport):
     messages, parameters, tools) is the same; identical requests replay in the order
     they were recorded. ``strict=True`` makes :meth:`close` fail when recorded
     interactions were never played. ``secrets`` are literal values to scrub besides
-    the key-shaped ones found by :func:`convo.testing.scrub.scrub`.
+    the key-shaped ones found by :func:`convo.redact.scrub`.
     """
 
     def __init__(

@@ -1,5 +1,6 @@
-"""Secrets out of everything a cassette writes: applied at record time, and to live
-requests before matching, so a scrubbed body still matches its recording.
+"""Credentials out of what convo writes for people to read: cassettes (at record time,
+and on live requests before matching, so a scrubbed body still matches its recording)
+and captured trace content.
 
 >>> scrub({"api_key": "abc", "messages": [{"content": "key sk-proj-abcdefghijklmnop1234"}]})
 {'api_key': '<scrubbed>', 'messages': [{'content': 'key <scrubbed>'}]}
