@@ -207,7 +207,7 @@ async def test_errors_are_recorded_with_error_type(otel: Otel, mode: str) -> Non
 
 async def test_a_stream_that_breaks_records_its_error(otel: Otel, mode: str) -> None:
     chunks = [{"choices": [{"index": 0, "delta": {"content": "Par"}}]}]
-    fake = ScriptedTransport(chunks + [{"choices": "not a list"}])
+    fake = ScriptedTransport([*chunks, {"choices": "not a list"}])
     conv = _conv(mode, fake)
     with pytest.raises(convo.errors.ProtocolError):
         await _stream(conv, "x")
