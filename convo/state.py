@@ -455,7 +455,7 @@ class BaseConversation:
         kwargs.update(overrides)
         conv = cls(**kwargs)
         history = History(stored.messages)
-        offset = int(getattr(stored, "offset", 0) or 0)
+        offset = stored.offset
         conv._history = history
         conv._unsaved = []
         conv._version = stored.version

@@ -86,13 +86,16 @@ class Totals(Usage):
 class StoredConversation(_Value):
     """A loaded conversation: header, history (no system prompt), version.
 
-    ``truncated`` is True when only a tail of the history was loaded.
+    ``truncated`` is True when only a tail of the history was loaded; ``offset`` is
+    the position of its first message in the whole stored history (0 for a whole load),
+    so positions given to the store (a fork point) can be made absolute again.
     """
 
     header: ConversationHeader
     messages: list[Message]
     version: int
     truncated: bool = False
+    offset: int = 0
 
 
 class ConversationSummary(_Value):

@@ -256,9 +256,11 @@ class SQLStore:
             row = ops.row(s, conversation_id)
             start = 0 if tail is None else max(0, row.message_count - tail)
             messages = ops.messages(s, conversation_id, start, row.message_count)
+            dropped = 0
             if start > 0:
-                while messages and messages[0].role == "tool":
-                    messages.pop(0)
+                while dropped < len(messages) and messages[dropped].role == "tool":
+                    dropped += 1
+                del messages[:dropped]
             # Every field is already a built value; validating would rerun each
             # message's validator (pydantic calls "after" validators on instances too),
             # ~2 us a message.
@@ -267,6 +269,7 @@ class SQLStore:
                 messages=messages,
                 version=row.version,
                 truncated=start > 0,
+                offset=start + dropped,
             )
 
         return self._run(read, "loading a conversation", write=False)
