@@ -86,6 +86,10 @@ class Cassette(Transport):
         elif transport is not None:
             self.structured_output = transport.structured_output
             self._meta = {"structured_output": transport.structured_output}
+            if provider := getattr(transport, "provider_name", None):
+                self._meta["provider_name"] = str(provider)
+        # What traces name the provider: the wrapped transport's, recorded with it.
+        self.provider_name = self._meta.get("provider_name")
 
     # -- the file ---------------------------------------------------------------------
 

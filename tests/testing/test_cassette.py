@@ -261,3 +261,22 @@ def test_the_structured_output_mode_of_the_wrapped_transport_is_kept(tmp_path: P
 
 def _request(text: str) -> convo.Request:
     return convo.Conversation(model="m", transport=ScriptedTransport()).prepare(text)
+
+
+def test_an_in_process_local_model_records_and_replays(tmp_path: Path) -> None:
+    from tests.support import require
+
+    require("llama_cpp", "needs llama-cpp-python")
+    require("convo_llamacpp", "needs the convo-llamacpp plugin")
+    from convo_llamacpp.transport import LlamaCppTransport
+
+    path = tmp_path / "local.json"
+    local = LlamaCppTransport()
+    with Cassette(path, local) as tape:
+        conv = convo.Conversation(model="local", transport=tape, temperature=0, max_tokens=12)
+        said = conv.send("Say hello.").text
+        streamed = list(conv.stream("Say goodbye."))
+    with Cassette(path, strict=True) as tape:  # no model at all now
+        conv = convo.Conversation(model="local", transport=tape, temperature=0, max_tokens=12)
+        assert conv.send("Say hello.").text == said
+        assert list(conv.stream("Say goodbye.")) == streamed

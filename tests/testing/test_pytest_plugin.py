@@ -17,6 +17,8 @@ ROOT = Path(__file__).parent.parent.parent
 PROJECT_TEST = """
 import os
 
+import pytest
+
 import convo
 from convo.transports.openai import OpenAITransport
 
@@ -26,6 +28,15 @@ def test_greeting(convo_cassette):
     conv = convo.Conversation(model="gpt-4o-mini", transport=tape)
     assert conv.send("Hello").text == "echo: Hello"
     assert [d for d in conv.stream("More")] == ["echo: ", "More"]
+
+
+@pytest.mark.parametrize("word", ["a", "b c"])
+def test_two_tapes(convo_cassette, word):
+    url = os.environ["CHAT_URL"]
+    one = convo_cassette(OpenAITransport(url, api_key="sk-x", max_retries=0), strict=True)
+    two = convo_cassette(OpenAITransport(url, api_key="sk-x", max_retries=0))
+    assert convo.Conversation(model="m", transport=one).send(word).text == f"echo: {word}"
+    assert convo.Conversation(model="m", transport=two).send(word).text == f"echo: {word}"
 """
 
 
@@ -68,19 +79,34 @@ def test_the_plugin_records_then_replays_offline(tmp_path: Path) -> None:
         url = server.url
         first = _pytest(project, site, url)  # no cassette yet: records
         assert first.returncode == 0, first.stdout + first.stderr
-        assert len(server.requests) == 2
+        assert len(server.requests) == 6
         assert tape.exists()
-        again = _pytest(project, site, url, "--convo-record")  # records again
+        names = sorted(p.name for p in tape.parent.iterdir())
+        assert names == [
+            "test_greeting.json",
+            "test_two_tapes[a].2.json",
+            "test_two_tapes[a].json",
+            "test_two_tapes[b_c].2.json",
+            "test_two_tapes[b_c].json",
+        ]
+        again = _pytest(project, site, url, "--convo-record", "-k", "greeting")  # records again
         assert again.returncode == 0, again.stdout + again.stderr
-        assert len(server.requests) == 4
+        assert len(server.requests) == 8
     recorded = json.loads(tape.read_text())["interactions"]
     assert [i["stream"] for i in recorded] == [False, True]
     assert "sk-x" not in tape.read_text()
     offline = _pytest(project, site, url)  # the server is gone: replays
     assert offline.returncode == 0, offline.stdout + offline.stderr
-    assert "1 passed" in offline.stdout
-    # Without the cassette and without the server, the same test fails to connect.
+    assert "3 passed" in offline.stdout
+    # Without its cassette and without the server, a test fails to connect; a strict
+    # cassette whose recording was left unplayed fails its test.
     tape.unlink()
+    strict_tape = tape.parent / "test_two_tapes[a].json"
+    data = json.loads(strict_tape.read_text())
+    data["interactions"].append(data["interactions"][0])
+    strict_tape.write_text(json.dumps(data))
     failed = _pytest(project, site, url)
     assert failed.returncode == 1
+    assert "1 failed, 2 passed, 1 error" in failed.stdout  # strict: an error at teardown
     assert "APIConnectionError" in failed.stdout
+    assert "1 recorded interaction(s) were never played" in failed.stdout
