@@ -289,3 +289,16 @@ def _python(code: str) -> str:
 def test_tracing_is_on_once_a_provider_is_configured_and_off_without_opentelemetry() -> None:
     assert _python(CONFIGURED) == "['chat m', 'invoke_agent convo']"
     assert _python(ABSENT) == "hi"
+
+
+def test_the_turn_span_is_a_child_of_the_current_span(otel: Otel) -> None:
+    tracer = otel.provider.get_tracer("app")
+    conv = _conv("sync", ScriptedTransport("a", "b"))
+    with tracer.start_as_current_span("request handler") as outer:
+        conv.send("hi")
+        stream = conv.stream("again")  # a stream's turn starts when it is iterated
+    with tracer.start_as_current_span("later") as later:
+        list(stream)
+    first, second = otel.named("invoke_agent")
+    assert first.parent is not None and first.parent.span_id == outer.get_span_context().span_id
+    assert second.parent is not None and second.parent.span_id == later.get_span_context().span_id
