@@ -113,3 +113,20 @@ def test_upgrade_to_the_cost_column_keeps_old_turns_unpriced(db_url: str) -> Non
         assert _migrate.current_revision(store._engine) == _migrate.head_revision() == "0004"
         assert (totals.total_tokens, totals.cost, totals.unpriced) == (12, None, 1)
         assert store.turns("old")[0].cost is None
+
+
+async def test_async_load_counts_the_stored_tokens_too(store: SQLStore) -> None:
+    from convo import AsyncConversation, UsageLimitExceeded, UsageLimits
+
+    conv = AsyncConversation(
+        model="gpt-4o-mini", transport=ScriptedTransport(_reply("a", 1000, 100)), store=store
+    )
+    await conv.send("one")
+    again = await AsyncConversation.load(
+        conv.id,
+        store=store,
+        transport=ScriptedTransport("never sent"),
+        limits=UsageLimits(max_total_tokens=1105),
+    )
+    with pytest.raises(UsageLimitExceeded, match="max_total_tokens"):
+        await again.send("a prompt that does not fit what is left")
