@@ -18,6 +18,7 @@ convo.errors.UsageLimitExceeded: max_turn_tokens=5 reached: the turn would use 1
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from convo.cost import cost_of
@@ -57,11 +58,18 @@ class Meter:
     """One turn's spending against the limits: ``before`` each request, ``after`` each
     reply. ``spent_tokens`` and ``spent_cost`` are the conversation's committed totals."""
 
-    __slots__ = ("limits", "model", "requests", "spent_cost", "spent_tokens")
+    __slots__ = ("limits", "model", "price", "requests", "spent_cost", "spent_tokens")
 
     def __init__(
-        self, limits: UsageLimits, model: str, spent_tokens: int = 0, spent_cost: float = 0.0
+        self,
+        limits: UsageLimits,
+        model: str,
+        spent_tokens: int = 0,
+        spent_cost: float = 0.0,
+        *,
+        prices: Callable[[str | None, Usage | None], float | None] | None = None,
     ) -> None:
+        self.price = prices or cost_of
         self.limits = limits
         self.model = model
         self.requests = 0
@@ -102,7 +110,7 @@ class Meter:
     def _cost(self, usage: Usage | None, verb: str, model: str | None = None) -> None:
         maximum = self.limits.max_cost
         assert maximum is not None
-        cost = cost_of(model or self.model, usage)
+        cost = self.price(model or self.model, usage)
         if cost is None:
             raise ParameterError(
                 f"max_cost is set but the price of model {model or self.model!r} is unknown",

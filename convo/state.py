@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Self
 
 from convo.budget import History, budget_for, check_sequence, context_window
+from convo.cost import Prices
 from convo.effects import CommitPlan
 from convo.errors import InputError, MessageError, ParameterError, VersionConflictError
 from convo.limits import UsageLimits
@@ -134,6 +135,7 @@ class BaseConversation:
         self.limits = limits
         # What the committed turns used (tokens, USD of the priced ones), for the limits.
         self._spent: tuple[int, float] = (0, 0.0)
+        self._prices = Prices()
 
     # -- what the model sees ---------------------------------------------------------
 
@@ -255,6 +257,7 @@ class BaseConversation:
             offset=self._offset,
             limits=self.limits,
             spent=self._spent,
+            prices=self._prices,
         )
 
     def _new_messages(self, content: Content) -> list[Message]:

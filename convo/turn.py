@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from convo.budget import fit
-from convo.cost import cost_of
+from convo.cost import Prices, cost_of
 from convo.effects import (
     CLOSE_STREAM,
     NEXT_CHUNK,
@@ -127,6 +127,7 @@ class TurnContext:
     offset: int = 0  # where ``history`` begins in the stored history (a loaded tail)
     limits: UsageLimits | None = None
     spent: tuple[int, float] = (0, 0.0)  # the conversation's committed tokens and cost
+    prices: Prices | None = None
 
 
 ToolParts = tuple[tuple[dict[str, Any], ...], ...]
@@ -236,7 +237,9 @@ class _Turn:
         self.base_length = self.start = len(ctx.history)
         self.carried = 0
         limits = ctx.limits
-        self.meter = Meter(limits, ctx.model, *ctx.spent) if limits is not None else None
+        self.meter = (
+            Meter(limits, ctx.model, *ctx.spent, prices=ctx.prices) if limits is not None else None
+        )
 
     def call(self, request: Request) -> CallModel:
         """A model call, once the usage limits allow it (the summary's call too)."""
@@ -485,7 +488,7 @@ def _plan(
     name, digest = ctx.template
     meta = TurnMeta(
         usage=turn.usage,
-        cost=cost_of(reply.model or ctx.model, turn.usage),
+        cost=(ctx.prices or cost_of)(reply.model or ctx.model, turn.usage),
         model=reply.model or ctx.model,
         params=ctx.params,
         finish_reason=reply.finish_reason,

@@ -174,3 +174,26 @@ def test_limits_are_checked_and_kept_by_forks() -> None:
     conv = convo.Conversation(model="m", transport=ScriptedTransport("a"), limits=limits)
     conv.send("hi")
     assert conv.fork().limits is limits
+
+
+def test_flat_prices_are_remembered_and_match_the_table() -> None:
+    from convo.cost import Prices, cost_of
+
+    prices = Prices()
+    usages = [
+        Usage(prompt_tokens=1234, completion_tokens=567),
+        Usage.model_validate(
+            {
+                "prompt_tokens": 2000,
+                "completion_tokens": 10,
+                "prompt_tokens_details": {"cached_tokens": 1500},
+            }
+        ),
+    ]
+    for model in ("gpt-4o-mini", "gpt-4o", "gemini-2.5-pro", "claude-sonnet-4-5", "unknown-x"):
+        for usage in usages:
+            assert prices(model, usage) == pytest.approx(cost_of(model, usage), rel=1e-9, abs=0), (
+                model
+            )
+    assert prices._rates["gemini-2.5-pro"] is None  # tiered: the table computes it each time
+    assert prices._rates["gpt-4o-mini"] is not None
