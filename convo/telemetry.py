@@ -2,7 +2,8 @@
 
 Tracing is on whenever an OpenTelemetry tracer provider is configured
 (``opentelemetry-api`` installed - the ``convo[otel]`` extra - and a provider set);
-otherwise :func:`start` returns ``None`` and a turn runs exactly as without it. A turn
+otherwise :func:`start` returns ``None`` and a turn runs exactly as without it. convo
+never imports OpenTelemetry itself: an application that configured a provider did. A turn
 gives an ``invoke_agent convo`` span (INTERNAL) holding one ``chat {model}`` span
 (CLIENT) per model call and one ``execute_tool {name}`` span (INTERNAL) per tool call,
 and records ``gen_ai.client.operation.duration`` and ``gen_ai.client.token.usage``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import replace
@@ -30,12 +32,6 @@ from convo.events import TextDelta
 from convo.redact import scrub
 from convo.reply import Reply, Usage
 from convo.wire import message_to_wire
-
-try:  # the optional extra: without it, tracing is off and costs nothing
-    from opentelemetry import metrics, trace
-    from opentelemetry.trace import SpanKind, Status, StatusCode
-except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
-    trace = None  # type: ignore[assignment]
 
 __all__ = ["CAPTURE_ENV", "TurnTrace", "start"]
 
@@ -64,6 +60,8 @@ def _tools_for(provider: Any) -> tuple[Any, Any, Any, Any]:
     cached = _instruments
     if cached is not None and cached[0] is provider:
         return cached
+    from opentelemetry import metrics
+
     meter = metrics.get_meter(_SCOPE)
     made = (
         provider,
@@ -81,6 +79,9 @@ def _tools_for(provider: Any) -> tuple[Any, Any, Any, Any]:
 
 def start(ctx: Any, conversation_id: str, transport: Any) -> TurnTrace | None:
     """A trace for one turn, or ``None`` when no tracer provider is configured."""
+    # Configuring a provider imports the API: if nothing imported it, nothing is
+    # configured, and convo never pays for importing it (tens of milliseconds).
+    trace: Any = sys.modules.get("opentelemetry.trace")
     if trace is None:
         return None
     provider = trace.get_tracer_provider()
@@ -120,6 +121,9 @@ class TurnTrace:
     # -- the turn's span --------------------------------------------------------------
 
     def _open_turn(self) -> None:
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+
         attrs = {
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.agent.name": "convo",
@@ -162,6 +166,8 @@ class TurnTrace:
     # -- model calls ------------------------------------------------------------------
 
     def _start_call(self, request: Any) -> None:
+        from opentelemetry.trace import SpanKind
+
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": self.provider,
@@ -280,6 +286,8 @@ class TurnTrace:
         return replace(effect, on_result=on_result)
 
     def _tool_span(self, prepared: Any) -> Any:
+        from opentelemetry.trace import SpanKind
+
         tool = prepared.tool
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
@@ -375,5 +383,7 @@ class TurnTrace:
 
 def _fail(span: Any, error: str | None) -> None:
     if error is not None:
+        from opentelemetry.trace import Status, StatusCode
+
         span.set_attribute("error.type", error)
         span.set_status(Status(StatusCode.ERROR, error))
