@@ -277,6 +277,14 @@ print(convo.Conversation(model="m", transport=convo.ScriptedTransport("hi")).sen
 """
 
 
+NOT_IMPORTED = """
+import sys
+import convo
+convo.Conversation(model="m", transport=convo.ScriptedTransport("hi")).send("x")
+print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+"""
+
+
 def _python(code: str) -> str:
     env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "") + os.pathsep + "."}
     done = subprocess.run(
@@ -289,6 +297,7 @@ def _python(code: str) -> str:
 def test_tracing_is_on_once_a_provider_is_configured_and_off_without_opentelemetry() -> None:
     assert _python(CONFIGURED) == "['chat m', 'invoke_agent convo']"
     assert _python(ABSENT) == "hi"
+    assert _python(NOT_IMPORTED) == "[]"  # installed, but convo never imports it
 
 
 def test_the_turn_span_is_a_child_of_the_current_span(otel: Otel) -> None:
