@@ -116,6 +116,7 @@ class Conversation(BaseConversation):
                         on_result=effect.on_result,
                         on_error=effect.on_error,
                         default_timeout=effect.timeout,
+                        count_tokens=effect.count_tokens,
                     )
                 else:
                     answer = self._commit(effect)
@@ -239,6 +240,7 @@ class AsyncConversation(BaseConversation):
                         on_result=effect.on_result,
                         on_error=effect.on_error,
                         default_timeout=effect.timeout,
+                        count_tokens=effect.count_tokens,
                     )
                 else:
                     answer = await self._commit(effect)

@@ -45,6 +45,7 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     │   ├── StoreBusyError           the database stayed locked past the bound
     │   └── CorruptRowError          .table, .row_id
     ├── PluginError                  .plugin: a plugin failed to load or register
+    ├── McpError                     an MCP server could not be started or reached
     ├── UsageLimitExceeded           .limit, .value, .maximum: a UsageLimits bound
     └── CassetteError                a cassette cannot answer (convo.testing)
         └── CassetteMismatchError    .closest, .diff: no recorded request matches
@@ -75,6 +76,7 @@ __all__ = [
     "IncompleteStreamError",
     "InputError",
     "InternalServerError",
+    "McpError",
     "MessageError",
     "NotFoundError",
     "OutputError",
@@ -462,6 +464,16 @@ class PluginError(ConvoError):
     def __init__(self, message: str, *, plugin: str | None = None):
         super().__init__(f"plugin {plugin!r}: {message}" if plugin else message)
         self.plugin = plugin
+
+
+# -- MCP -----------------------------------------------------------------------------
+
+
+class McpError(ConvoError):
+    """An MCP server could not be started, did not answer, or lost its session.
+
+    At start it is raised; during a call it becomes the ``tool`` message the model gets.
+    """
 
 
 # -- limits and testing --------------------------------------------------------------
