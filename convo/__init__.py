@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         AsyncConversation as AsyncConversation,
         Conversation as Conversation,
     )
+    from convo.limits import UsageLimits as UsageLimits
     from convo.store import AsyncSQLStore as AsyncSQLStore, SQLStore as SQLStore
     from convo.stream import AsyncStream as AsyncStream, Stream as Stream
     from convo.summary import (
@@ -80,6 +81,7 @@ _LAZY = {
     "TemplateLibrary": "convo.templates",
     "TemplateRegistry": "convo.templates",
     "TokenCounter": "convo.tokens",
+    "UsageLimits": "convo.limits",
     "Tool": "convo.tools",
     "ToolRegistry": "convo.tools",
     "context_window": "convo.budget",

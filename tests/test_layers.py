@@ -46,6 +46,14 @@ FORBIDDEN = {
         "convo.store.sql",
     ],
     "rounds": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    # Limits and prices are decisions of the turn: no I/O machinery.
+    "limits": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "cost": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    # Tracing observes the turn's effects; it does no I/O of its own and knows no driver.
+    "telemetry": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "redact": ["convo", "httpx2", "sqlalchemy"],
+    # Cassettes sit at the transport boundary: they know transports, never a conversation.
+    "testing": ["sqlalchemy", "convo.store", "convo.conversation", "convo.turn", "convo.state"],
     "events": ["convo.transports", "convo.store", "convo.conversation", "httpx2", "sqlalchemy"],
     "budget": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
     "tokens": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
