@@ -104,6 +104,18 @@ class LlamaCppTransport(Transport):
     def __repr__(self) -> str:
         return f"LlamaCppTransport(model_path={self.model_path!r})"
 
+    def context_window(self, model: str) -> int:
+        """The window convo budgets with: the ``n_ctx`` the model is opened with.
+
+        convo counts with tiktoken's ``o200k_base``, not the model's own tokenizer, so
+        a third is kept back for the difference. Measured against Qwen2.5's tokenizer:
+        English prose, Python and diffs within 3.5% either way, French 32% more::
+
+            >>> LlamaCppTransport(n_ctx=4096).context_window("local")
+            2730
+        """
+        return self.n_ctx * 2 // 3
+
     def _path(self) -> Path:
         given = self.model_path or os.environ.get(ENV_MODEL)
         if not given:
