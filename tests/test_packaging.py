@@ -57,6 +57,8 @@ def test_the_built_wheels_install_and_run_in_a_fresh_venv(tmp_path: Path) -> Non
     code = "import convo, convo_llamacpp; print(convo.__file__, convo_llamacpp.__file__)"
     where = _run([python, "-c", code], env, tmp_path)
     assert all(p.startswith(str(home)) for p in where.stdout.split()), where.stdout
+    code = "import convo, importlib.metadata as m; print(convo.__version__, m.version('convo'))"
+    assert _run([python, "-c", code], env, tmp_path).stdout == "0.1.0 0.1.0\n"
 
     script = str(home / "bin" / "convo")
     assert "convo, version 0.1.0" in _run([script, "--version"], env, tmp_path).stdout
