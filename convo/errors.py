@@ -44,7 +44,8 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     │   ├── VersionConflictError     another turn committed first (store or memory)
     │   ├── StoreBusyError           the database stayed locked past the bound
     │   └── CorruptRowError          .table, .row_id
-    └── PluginError                  .plugin: a plugin failed to load or register
+    ├── PluginError                  .plugin: a plugin failed to load or register
+    └── McpError                     an MCP server could not be started or reached
 
 Every error keeps what a caller needs to act on it, and none ever carries an API key.
 """
@@ -70,6 +71,7 @@ __all__ = [
     "IncompleteStreamError",
     "InputError",
     "InternalServerError",
+    "McpError",
     "MessageError",
     "NotFoundError",
     "OutputError",
@@ -456,3 +458,13 @@ class PluginError(ConvoError):
     def __init__(self, message: str, *, plugin: str | None = None):
         super().__init__(f"plugin {plugin!r}: {message}" if plugin else message)
         self.plugin = plugin
+
+
+# -- MCP -----------------------------------------------------------------------------
+
+
+class McpError(ConvoError):
+    """An MCP server could not be started, did not answer, or lost its session.
+
+    At start it is raised; during a call it becomes the ``tool`` message the model gets.
+    """

@@ -305,7 +305,7 @@ def run_turn(
                     f"the model still called tools after max_tool_rounds={ctx.max_tool_rounds}"
                 )
             pending.append(message)
-            answers, waiting = yield from answer_round(ctx, message, turn.start)
+            answers, waiting = yield from answer_round(ctx, message, turn.start, pending)
             if waiting is not None:
                 return (yield from _suspend(ctx, turn, pending, waiting, summary, reply))
             pending.extend(answers)

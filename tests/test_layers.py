@@ -62,6 +62,15 @@ FORBIDDEN = {
         "convo.store.sql",
         "convo.transports.openai",
     ],
+    # MCP toolsets are tools: they know no conversation, store or model transport.
+    "mcp": [
+        "sqlalchemy",
+        "convo.transports",
+        "convo.store",
+        "convo.conversation",
+        "convo.turn",
+        "convo.cli",
+    ],
     "conversation": [
         "httpx",
         "httpx2",
