@@ -29,10 +29,11 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     ├── TransportError               talking to the model failed
     │   ├── APIConnectionError       could not connect, or the connection broke
     │   │   └── APITimeoutError
-    │   ├── APIStatusError           .status_code, .message, .type, .code, .request_id
+    │   ├── APIStatusError           .status_code, .message, .type, .code, .request_id,
+    │   │   │                        .retry_after (every status, when the server said)
     │   │   ├── BadRequestError (400), AuthenticationError (401),
     │   │   │   PermissionDeniedError (403), NotFoundError (404), ConflictError (409),
-    │   │   │   UnprocessableEntityError (422), RateLimitError (429, .retry_after),
+    │   │   │   UnprocessableEntityError (422), RateLimitError (429),
     │   │   └── InternalServerError (5xx)
     │   │       └── GatewayError     a 5xx page that is not JSON (also a ProtocolError)
     │   └── ProtocolError            .snippet: the body is not what the API promises
@@ -281,7 +282,11 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(TransportError):
-    """The server answered with an error status."""
+    """The server answered with an error status.
+
+    ``retry_after`` is the wait in seconds the server asked for (``retry-after-ms`` or
+    ``Retry-After``), on every status that sent one, or None.
+    """
 
     status_code: int = 0
 
@@ -295,6 +300,7 @@ class APIStatusError(TransportError):
         param: str | None = None,
         request_id: str | None = None,
         body: Any = None,
+        retry_after: float | None = None,
     ):
         if status_code is not None:
             self.status_code = status_code
@@ -306,6 +312,7 @@ class APIStatusError(TransportError):
         self.param = param
         self.request_id = request_id
         self.body = body
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):
@@ -337,10 +344,6 @@ class RateLimitError(APIStatusError):
 
     status_code = 429
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
 
 class InternalServerError(APIStatusError):
     status_code = 500
@@ -366,8 +369,6 @@ def status_error(status_code: int, message: str, **kw: Any) -> APIStatusError:
     cls = _BY_STATUS.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
-    if cls is not RateLimitError:
-        kw.pop("retry_after", None)
     return cls(message, status_code=status_code, **kw)
 
 

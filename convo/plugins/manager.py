@@ -44,7 +44,10 @@ __all__ = ["BUILTINS", "GROUP", "PluginInfo", "PluginManager", "TransportEntry"]
 GROUP = "convo"
 """The entry-point group (and pluggy project name) plugins are found under."""
 
-BUILTINS: tuple[tuple[str, str], ...] = (("openai", "convo.plugins.builtin"),)
+BUILTINS: tuple[tuple[str, str], ...] = (
+    ("openai", "convo.plugins.builtin"),
+    ("playground", "convo.plugins.playground_command"),
+)
 """``(name, module)`` of the plugins that ship with convo; they register like any other."""
 
 logger = logging.getLogger("convo.plugins")
