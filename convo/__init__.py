@@ -12,6 +12,8 @@ dependency (httpx2, SQLAlchemy, Jinja) are imported on first use, so that
 
 from __future__ import annotations
 
+__version__ = "0.1.0"  # the one place the version is written (pyproject reads it)
+
 import importlib
 from typing import TYPE_CHECKING, Any
 
