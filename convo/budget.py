@@ -313,7 +313,10 @@ class HistoryView(Sequence[Message]):
     def __getitem__(self, i: int | slice) -> Message | list[Message]:
         items = self._history._items
         if isinstance(i, slice):
-            return [items[j] for j in range(*i.indices(self._stop))]
+            start, stop, step = i.indices(self._stop)
+            if step == 1:  # the turn's own case: one C-level slice
+                return items[start:stop]
+            return [items[j] for j in range(start, stop, step)]
         if i < 0:
             i += self._stop
         if not 0 <= i < self._stop:
