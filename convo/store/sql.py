@@ -42,6 +42,7 @@ from convo.errors import (
 from convo.messages import Message
 from convo.reply import Usage
 from convo.store import _codec as codec, _rows as ops, _transfer
+from convo.store._checks import check_header, check_id, check_metadata_keys, check_turn
 from convo.store._engine import WRITE, default_url, make_engine, retrying
 from convo.store._migrate import upgrade
 from convo.store._rows import (
@@ -55,7 +56,6 @@ from convo.store._rows import (
     M,
     S,
 )
-from convo.store._types import ID_LENGTH
 from convo.store.base import (
     ConversationHeader,
     ConversationSummary,
@@ -66,11 +66,6 @@ from convo.store.base import (
 __all__ = ["SQLStore"]
 
 T = TypeVar("T")
-
-
-def _check_id(conversation_id: str) -> None:
-    if not isinstance(conversation_id, str) or not 0 < len(conversation_id) <= ID_LENGTH:
-        raise InputError(f"a conversation id is a string of 1 to {ID_LENGTH} characters")
 
 
 class SQLStore:
@@ -130,12 +125,17 @@ class SQLStore:
         it too. Raises :class:`VersionConflictError` when another writer appended first
         (reload and retry).
         """
-        _check_id(conversation_id)
+        check_id(conversation_id)
         batch = list(messages)
         if not batch:
             raise InputError("a turn needs at least one message")
-        if create is not None and create.id != conversation_id:
-            raise InputError(f"create.id {create.id!r} is not {conversation_id!r}")
+        if create is not None:
+            if create.id != conversation_id:
+                raise InputError(f"create.id {create.id!r} is not {conversation_id!r}")
+            check_header(create)
+        check_turn(meta)
+        if metadata is not None:
+            check_metadata_keys(metadata)
         if self._backend == "postgresql":
             codec.check_no_nul(batch, create)
         creating = create is not None and expected_version == 0
@@ -184,14 +184,22 @@ class SQLStore:
         try:
             return self._run(write, "appending a turn", write=True)
         except StoreError as exc:
-            if creating and isinstance(exc.__cause__, IntegrityError):
-                # Two creators raced; the database's primary key picked the winner.
+            if (
+                creating
+                and isinstance(exc.__cause__, IntegrityError)
+                and self._taken(conversation_id)
+            ):
+                # Two creators raced; the database's primary key picked the winner. Any
+                # other failed constraint stays the store error that names it.
                 raise VersionConflictError(
                     f"conversation {conversation_id!r} was created by another writer",
                     expected=0,
                     actual=None,
                 ) from None
             raise
+
+    def _taken(self, conversation_id: str) -> bool:
+        return self._run(lambda s: ops.exists(s, conversation_id), "reading a header", write=False)
 
     def set_title(self, conversation_id: str, title: str | None) -> None:
         """Rename a conversation (its version and ``updated_at`` do not change)."""
@@ -201,6 +209,7 @@ class SQLStore:
         """Change header fields (model, system, template_*, variables, params, title,
         metadata); returns the new header. The history and version do not change.
         """
+        check_id(conversation_id)
         unknown = set(fields) - ops.HEADER_FIELDS
         if unknown:
             raise InputError(f"not header fields: {', '.join(sorted(unknown))}")
@@ -209,6 +218,7 @@ class SQLStore:
             row = ops.row(s, conversation_id, lock=True)
             new = codec.header_from_row(row).model_copy(update=fields)
             new = ConversationHeader.model_validate(new.model_dump())
+            check_header(new)
             if self._backend == "postgresql":
                 codec.check_no_nul((), new)
             s.execute(
@@ -237,6 +247,7 @@ class SQLStore:
 
     def header(self, conversation_id: str) -> ConversationHeader:
         """The conversation's header, without its messages."""
+        check_id(conversation_id)
         return self._run(
             lambda s: codec.header_from_row(ops.row(s, conversation_id)),
             "reading a header",
@@ -249,6 +260,7 @@ class SQLStore:
         A tail never starts with a ``tool`` message whose call was cut off: those are
         dropped, so the tail may hold fewer than N messages.
         """
+        check_id(conversation_id)
         if tail is not None and tail < 0:
             raise InputError("tail must be >= 0")
 
@@ -276,6 +288,7 @@ class SQLStore:
 
     def turns(self, conversation_id: str) -> list[TurnMeta]:
         """The metadata of the conversation's own turns, oldest first."""
+        check_id(conversation_id)
 
         def read(s: Connection) -> list[TurnMeta]:
             ops.row(s, conversation_id)
@@ -288,6 +301,7 @@ class SQLStore:
 
     def totals(self, conversation_id: str) -> Usage:
         """The summed usage of the conversation's own turns, in one query."""
+        check_id(conversation_id)
         query = (
             select(
                 func.coalesce(func.sum(TR.prompt_tokens), 0),
@@ -326,6 +340,7 @@ class SQLStore:
         """
         if limit < 0 or offset < 0:
             raise InputError("limit and offset must be >= 0")
+        check_metadata_keys(metadata or {})
         query = select(
             C.id, C.title, C.model, C.created_at, C.updated_at, C.message_count, C.preview
         ).where(~C.deleted)
@@ -379,8 +394,9 @@ class SQLStore:
         """A new conversation whose history is messages ``[0, at)`` of this one, shared
         (not copied). Returns its id; its header is a copy with ``forked_from`` set.
         """
-        fork_id = new_id or uuid.uuid4().hex
-        _check_id(fork_id)
+        check_id(conversation_id)
+        fork_id = uuid.uuid4().hex if new_id is None else new_id
+        check_id(fork_id)
 
         def write(s: Connection) -> str:
             row = ops.row(s, conversation_id, lock=True)
@@ -434,6 +450,7 @@ class SQLStore:
         inherit stay (the conversation becomes an invisible tombstone) until the last such
         fork is deleted too.
         """
+        check_id(conversation_id)
 
         def write(s: Connection) -> None:
             ops.row(s, conversation_id, lock=True)
@@ -452,6 +469,7 @@ class SQLStore:
 
     def export(self, conversation_id: str) -> dict[str, Any]:
         """One conversation as JSON-able data: header, messages (API shape), turns."""
+        check_id(conversation_id)
 
         def read(s: Connection) -> dict[str, Any]:
             row = ops.row(s, conversation_id)
@@ -474,7 +492,9 @@ class SQLStore:
         header = plan.header
         if new_id:
             header = header.model_copy(update={"id": uuid.uuid4().hex})
-        _check_id(header.id)
+        check_header(header)
+        for _, _, _, meta in plan.turns:
+            check_turn(meta)
         if self._backend == "postgresql":
             codec.check_no_nul(plan.messages, header)
 
