@@ -24,6 +24,7 @@ from typing import Any, Self
 
 from convo.messages import Message
 from convo.reply import Usage
+from convo.store._engine import Durability
 from convo.store.base import (
     ConversationHeader,
     ConversationSummary,
@@ -41,8 +42,15 @@ class AsyncSQLStore:
     ``sync`` is the underlying :class:`SQLStore`, for code that is not async.
     """
 
-    def __init__(self, url: str | None = None, *, busy_timeout: float = 5.0, echo: bool = False):
-        self.sync = SQLStore(url, busy_timeout=busy_timeout, echo=echo)
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        busy_timeout: float = 5.0,
+        echo: bool = False,
+        durability: Durability = "normal",
+    ):
+        self.sync = SQLStore(url, busy_timeout=busy_timeout, echo=echo, durability=durability)
 
     def __repr__(self) -> str:
         return f"Async{self.sync!r}"

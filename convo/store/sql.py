@@ -43,7 +43,7 @@ from convo.messages import Message
 from convo.reply import Usage
 from convo.store import _codec as codec, _rows as ops, _transfer
 from convo.store._checks import check_header, check_id, check_metadata_keys, check_turn
-from convo.store._engine import WRITE, default_url, make_engine, retrying
+from convo.store._engine import WRITE, Durability, default_url, make_engine, retrying
 from convo.store._migrate import upgrade
 from convo.store._rows import (
     CONVERSATIONS,
@@ -73,11 +73,27 @@ class SQLStore:
     ``mariadb://...``. With no URL: ``CONVO_DB``, else ``convo.db`` in the user's data
     directory. The schema is created or upgraded on first use.
 
+    ``durability="normal"`` (the default) commits on SQLite with ``synchronous=NORMAL``:
+    a crash of the application loses nothing, a power cut or an OS crash may lose the last
+    turns committed. ``"full"`` waits for the disk at every commit (SQLite
+    ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``); MariaDB follows its
+    server's ``innodb_flush_log_at_trx_commit``. ``busy_timeout`` is the longest a call
+    waits for SQLite's write lock before :class:`~convo.errors.StoreBusyError`.
+
     Thread-safe: every method runs in its own transaction on a pooled connection.
     """
 
-    def __init__(self, url: str | None = None, *, busy_timeout: float = 5.0, echo: bool = False):
-        self._engine = make_engine(url or default_url(), busy_timeout=busy_timeout, echo=echo)
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        busy_timeout: float = 5.0,
+        echo: bool = False,
+        durability: Durability = "normal",
+    ):
+        self._engine = make_engine(
+            url or default_url(), busy_timeout=busy_timeout, echo=echo, durability=durability
+        )
         self._writer = self._engine.execution_options(**{WRITE: True})
         self._backend = self._engine.dialect.name
         self._ready = False
