@@ -123,6 +123,9 @@ def _sqlite_engine(url: URL, busy_timeout: float, echo: bool, durability: Durabi
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
+        # Case-insensitive search for every script, as PostgreSQL's ILIKE and MariaDB's
+        # LOWER() do (SQLite's lower() folds ASCII only).
+        dbapi_connection.create_function("convo_lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
@@ -132,6 +135,10 @@ def _sqlite_engine(url: URL, busy_timeout: float, echo: bool, durability: Durabi
         execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN", ())
 
     return engine
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _lock_failure(exc: DBAPIError) -> str | None:

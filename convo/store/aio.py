@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Self
 
 from convo.messages import Message
@@ -104,10 +105,17 @@ class AsyncSQLStore:
         title: str | None = None,
         text: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> builtins.list[ConversationSummary]:
         """See :meth:`SQLStore.list`."""
         return await asyncio.to_thread(
-            self.sync.list, limit=limit, offset=offset, title=title, text=text, metadata=metadata
+            self.sync.list,
+            limit=limit,
+            offset=offset,
+            title=title,
+            text=text,
+            metadata=metadata,
+            before=before,
         )
 
     async def latest(self) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
@@ -348,11 +349,15 @@ class SQLStore:
         title: str | None = None,
         text: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> list[ConversationSummary]:
         """Conversations, most recently updated first; filters combine with AND.
 
-        ``title`` and ``text`` match a substring (case-insensitive; ``text`` in any
-        message, inherited ones included); ``metadata`` matches keys with equal values.
+        ``title`` and ``text`` match a substring (case-insensitive in every script;
+        ``text`` in any message, inherited ones included); ``metadata`` matches keys with
+        equal values. ``before=(s.updated_at, s.id)`` of the last summary of a page gives
+        the next page: unlike ``offset``, it neither repeats nor skips a conversation
+        when others are written meanwhile.
         """
         if limit < 0 or offset < 0:
             raise InputError("limit and offset must be >= 0")
@@ -360,8 +365,15 @@ class SQLStore:
         query = select(
             C.id, C.title, C.model, C.created_at, C.updated_at, C.message_count, C.preview
         ).where(~C.deleted)
+        if before is not None:
+            if offset:
+                raise InputError("give before= or offset=, not both")
+            at, last = before
+            check_id(last)
+            at = ops.naive(at)
+            query = query.where(or_(C.updated_at < at, and_(C.updated_at == at, C.id < last)))
         if title:
-            query = query.where(C.title.icontains(title, autoescape=True))
+            query = query.where(self._contains(C.title, title))
         for key, value in (metadata or {}).items():
             query = query.where(
                 exists().where(
@@ -374,7 +386,7 @@ class SQLStore:
             )
             query = query.where(
                 exists(select(M.id).join(S, in_path)).where(
-                    S.conversation_id == C.id, M.text.icontains(text, autoescape=True)
+                    S.conversation_id == C.id, self._contains(M.text, text)
                 )
             )
         query = query.order_by(C.updated_at.desc(), C.id.desc()).limit(limit).offset(offset)
@@ -394,6 +406,12 @@ class SQLStore:
             ]
 
         return self._run(read, "listing conversations", write=False)
+
+    def _contains(self, column: Any, needle: str) -> Any:
+        if self._backend == "sqlite":
+            # SQLite's lower() folds ASCII only; the engine registers Python's.
+            return func.convo_lower(column).contains(needle.lower(), autoescape=True)
+        return column.icontains(needle, autoescape=True)
 
     def latest(self) -> str | None:
         """The id of the most recently updated conversation, if any."""
