@@ -1,0 +1,29 @@
+"""The ``convo`` command line, built on the public API only.
+
+    convo chat                 chat with the default model; every turn is saved
+    convo chat -c              continue the latest conversation
+    convo ask "Why is the sky blue?"
+    git diff | convo ask "Review this"
+    convo ls / show ID / export ID / import FILE / templates / plugins / models
+
+Errors are one line on stderr with a non-zero exit; Ctrl-C during a reply stops it
+and saves nothing of that turn (exit status 130). See docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from convo import plugins
+from convo.cli import chat, installed, saved  # noqa: F401  (each registers its commands)
+from convo.cli.base import INTERRUPTED, cli
+
+__all__ = ["INTERRUPTED", "cli", "main"]
+
+
+def main() -> None:
+    """The ``convo`` console script: the commands above plus the plugins' ones."""
+    # A plugin that fails to load is reported as one line, and the command goes on.
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    plugins.register_commands(cli)
+    cli(prog_name="convo")

@@ -1,0 +1,57 @@
+"""What is installed: ``templates``, ``plugins``, ``models``."""
+
+from __future__ import annotations
+
+import click
+
+from convo import models, plugins
+from convo.cli.base import cli, errors, one_line
+
+
+@cli.command()
+def templates() -> None:
+    """List the templates that plugins provide, with their variables."""
+    with errors():
+        owner = {t: p.name for p in plugins.plugins() for t in p.templates}
+        registry = plugins.templates()
+        for name in registry.names():
+            variables = ", ".join(sorted(registry.get(name).variables)) or "-"
+            click.echo(f"{name}  (plugin {owner.get(name, '?')}; variables: {variables})")
+
+
+@cli.command("plugins")
+def plugins_() -> None:
+    """List installed plugins, what each registered, and any that failed to load."""
+    with errors():
+        for info in plugins.plugins():
+            click.echo(f"{info.name} {info.version or ''}".rstrip())
+            rows = [
+                ("hooks", info.hooks),
+                ("models", info.models),
+                ("tools", info.tools),
+                ("templates", info.templates),
+            ]
+            for label, values in rows:
+                if values:
+                    click.echo(f"  {label}: {', '.join(values)}")
+            if info.error:
+                click.echo(f"  error: {one_line(info.error)}")
+
+
+@cli.command("models")
+def models_() -> None:
+    """List the models that plugins serve, their aliases, and the default."""
+    with errors():
+        default = models.default_model()
+        aliases: dict[str, list[str]] = {}
+        for alias, target in sorted(models.aliases().items()):
+            aliases.setdefault(target, []).append(alias)
+        names = dict.fromkeys([*models.model_names(), *aliases, default])
+        for name in names:
+            entry = plugins.manager().resolve(name)
+            notes = [f"plugin {entry.plugin}" if entry else "no plugin serves it"]
+            if name in aliases:
+                notes.append(f"aliases: {', '.join(aliases[name])}")
+            if name == default:
+                notes.append("default")
+            click.echo(f"{name}  ({'; '.join(notes)})")

@@ -1,0 +1,69 @@
+"""Saved conversations: ``ls``, ``show``, ``export``, ``import``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+import convo
+from convo.cli.base import cli, db_option, errors, one_line
+
+
+@cli.command("ls")
+@click.option("--limit", default=20, show_default=True, help="How many to list.")
+@click.option("-q", "--query", help="Only conversations whose messages contain this text.")
+@db_option
+def ls(limit: int, query: str | None, db: str | None) -> None:
+    """List saved conversations, most recently updated first."""
+    with errors(), convo.SQLStore(db) as store:
+        for c in store.list(limit=limit, text=query):
+            when = c.updated_at.strftime("%Y-%m-%d %H:%M")
+            model = c.model or "-"
+            preview = one_line(c.preview)[:60]
+            click.echo(f"{c.id}  {when}  {model:<20} {c.message_count:>4} msgs  {preview}")
+
+
+@cli.command()
+@click.argument("conversation_id", metavar="ID")
+@db_option
+def show(conversation_id: str, db: str | None) -> None:
+    """Print a saved conversation, system prompt included."""
+    with errors(), convo.SQLStore(db) as store:
+        conv = convo.Conversation.load(conversation_id, store=store)
+        click.echo(f"# {conv.id}  model {conv.model}  {len(conv.history)} messages")
+        for m in conv.messages:
+            label: str = m.role
+            if m.tool_calls:
+                label = "assistant (tool calls)"
+            elif m.role == "tool" and m.name:
+                label = f"tool ({m.name})"
+            calls = ", ".join(
+                f"{c.function.name}({c.function.arguments})" for c in m.tool_calls or ()
+            )
+            click.echo(f"\n[{label}]\n{m.text or calls}")
+
+
+@cli.command("export")
+@click.argument("conversation_id", metavar="ID")
+@db_option
+def export(conversation_id: str, db: str | None) -> None:
+    """Write a conversation as JSON on stdout (`convo import` reads it back)."""
+    with errors(), convo.SQLStore(db) as store:
+        click.echo(json.dumps(store.export(conversation_id), ensure_ascii=False, indent=2))
+
+
+@cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--new-id", is_flag=True, help="Give the imported conversation a new id.")
+@db_option
+def import_(file: Any, new_id: bool, db: str | None) -> None:
+    """Import a conversation exported as JSON (FILE, or - for stdin); prints its id."""
+    with errors():
+        try:
+            data = json.load(file)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise convo.InputError(f"{file.name}: not a JSON export ({exc})") from None
+        with convo.SQLStore(db) as store:
+            click.echo(store.import_(data, new_id=new_id))
