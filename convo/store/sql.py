@@ -368,9 +368,8 @@ class SQLStore:
         if before is not None:
             if offset:
                 raise InputError("give before= or offset=, not both")
-            at, last = before
+            at, last = ops.naive(before[0]), before[1]
             check_id(last)
-            at = ops.naive(at)
             query = query.where(or_(C.updated_at < at, and_(C.updated_at == at, C.id < last)))
         if title:
             query = query.where(self._contains(C.title, title))
