@@ -23,6 +23,7 @@ def test_the_url_comes_from_convo_db_then_the_data_directory(
     with SQLStore() as store:
         store.latest()
     assert (tmp_path / "d" / "convo.db").exists()
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o700
 
 
 def test_urls_get_the_installed_drivers() -> None:

@@ -96,6 +96,16 @@ def test_short_strings_are_checked_before_writing_on_every_backend(
     assert store.header("s").metadata == {}
 
 
+@pytest.mark.parametrize(
+    "meta",
+    [TurnMeta(model="m" * 256), TurnMeta(finish_reason="f" * 65), TurnMeta(template_name="\x00")],
+)
+def test_a_turns_short_strings_are_checked_before_writing(store: SQLStore, meta: TurnMeta) -> None:
+    with pytest.raises(InputError, match="at most"):
+        store.append_turn("t", 0, TURN, meta, create=ConversationHeader(id="t"))
+    assert store.latest() is None
+
+
 def test_only_a_primary_key_collision_is_a_creation_conflict(store: SQLStore) -> None:
     _create(store, "first")
     with pytest.raises(VersionConflictError, match=r"version 1|another writer"):

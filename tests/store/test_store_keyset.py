@@ -38,6 +38,8 @@ def test_pages_by_keyset_neither_skip_nor_repeat_under_concurrent_writes(
     assert rest == []  # c0 moved ahead of the cursor
     with pytest.raises(InputError, match="before"):
         store.list(before=(last.updated_at, last.id), offset=1)
+    with pytest.raises(InputError, match="conversation id"):
+        store.list(before=(last.updated_at, last.id + " "))
 
 
 def test_ties_on_updated_at_are_broken_by_id(store: SQLStore) -> None:
