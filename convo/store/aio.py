@@ -138,9 +138,13 @@ class AsyncSQLStore:
         """See :meth:`SQLStore.export`."""
         return await asyncio.to_thread(self.sync.export, conversation_id)
 
-    async def import_(self, data: Mapping[str, Any], *, new_id: bool = False) -> str:
+    async def import_(
+        self, data: Mapping[str, Any], *, new_id: bool = False, keep_token_counts: bool = False
+    ) -> str:
         """See :meth:`SQLStore.import_`."""
-        return await asyncio.to_thread(self.sync.import_, data, new_id=new_id)
+        return await asyncio.to_thread(
+            self.sync.import_, data, new_id=new_id, keep_token_counts=keep_token_counts
+        )
 
     async def close(self) -> None:
         """Close the pooled connections."""

@@ -519,9 +519,15 @@ class SQLStore:
 
         return self._run(read, "exporting a conversation", write=False)
 
-    def import_(self, data: Mapping[str, Any], *, new_id: bool = False) -> str:
-        """Store an exported conversation; returns its id (a fresh one if ``new_id``)."""
-        plan = _transfer.parse(data)
+    def import_(
+        self, data: Mapping[str, Any], *, new_id: bool = False, keep_token_counts: bool = False
+    ) -> str:
+        """Store an exported conversation; returns its id (a fresh one if ``new_id``).
+
+        The file's token counts are validated, and dropped (recounted on use) unless
+        ``keep_token_counts``.
+        """
+        plan = _transfer.parse(data, keep_token_counts=keep_token_counts)
         header = plan.header
         if new_id:
             header = header.model_copy(update={"id": uuid.uuid4().hex})
