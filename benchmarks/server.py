@@ -33,6 +33,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import cast
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire_formats
+
 STREAM_CHUNKS = 500
 REPLY_TEXT = "Sure. Here is a short, plain answer to what you asked, in one sentence."
 USAGE = {"prompt_tokens": 120, "completion_tokens": 16, "total_tokens": 136}
@@ -108,6 +111,27 @@ def _responses() -> tuple[bytes, bytes, bytes]:
 PLAIN, STREAM, NOT_FOUND = _responses()
 
 
+def _wrapped(body: bytes, events: list[bytes]) -> tuple[bytes, bytes]:
+    plain = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"x-request-id: req-bench\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    stream = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        b"x-request-id: req-bench\r\ntransfer-encoding: chunked\r\n\r\n"
+        + b"".join(_http_chunk(e) for e in events)
+        + b"0\r\n\r\n"
+    )
+    return plain, stream
+
+
+# The other wire formats (benchmarks/bench_formats.py): path -> (plain, stream).
+FORMATS = {
+    b"/messages ": _wrapped(*wire_formats.anthropic(REPLY_TEXT, STREAM_CHUNKS)),
+    b"/responses ": _wrapped(*wire_formats.responses(REPLY_TEXT, STREAM_CHUNKS)),
+}
+
+
 def _cpu_response() -> bytes:
     # The server's own CPU seconds, so a client can tell what the server cost it.
     body = b"%.6f" % time.process_time()
@@ -149,8 +173,15 @@ class _ChatProtocol(asyncio.Protocol):
             buf = buf[total:]
             if head.startswith(b"GET /cpu "):
                 out.append(_cpu_response())
-            elif not head.startswith(b"POST ") or b"/chat/completions " not in head[:200]:
+            elif not head.startswith(b"POST "):
                 out.append(NOT_FOUND)
+            elif b"/chat/completions " not in head[:200]:
+                line = head[:200]
+                kind = next((v for k, v in FORMATS.items() if k in line), None)
+                if kind is None:
+                    out.append(NOT_FOUND)
+                else:
+                    out.append(kind[1] if _STREAM_FLAG in body else kind[0])
             elif _STREAM_FLAG in body or b'"stream": true' in body:
                 out.append(STREAM)
             else:

@@ -26,6 +26,8 @@ from convo.events import (
     ToolResultEvent as ToolResultEvent,
 )
 from convo.messages import (
+    AudioPart as AudioPart,
+    FilePart as FilePart,
     FunctionCall as FunctionCall,
     ImagePart as ImagePart,
     Message as Message,
@@ -34,7 +36,7 @@ from convo.messages import (
 )
 from convo.pending import DEFER as DEFER, ToolResult as ToolResult
 from convo.reply import Choice as Choice, Reply as Reply, Usage as Usage
-from convo.request import Request as Request
+from convo.request import Request as Request, RequestOptions as RequestOptions
 from convo.transports.base import Transport as Transport
 from convo.transports.testing import (
     FunctionTransport as FunctionTransport,
@@ -90,8 +92,10 @@ __all__ = sorted(
         *_errors,
         *_LAZY,
         "DEFER",
+        "AudioPart",
         "Choice",
         "Finished",
+        "FilePart",
         "FunctionCall",
         "FunctionTransport",
         "ImagePart",
@@ -100,6 +104,7 @@ __all__ = sorted(
         "PartialOutput",
         "Reply",
         "Request",
+        "RequestOptions",
         "ScriptedTransport",
         "TextDelta",
         "TextPart",

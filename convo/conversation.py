@@ -107,6 +107,7 @@ class Conversation(BaseConversation):
                         on_result=effect.on_result,
                         on_error=effect.on_error,
                         default_timeout=effect.timeout,
+                        count_tokens=effect.count_tokens,
                     )
                 else:
                     answer = self._commit(effect)
@@ -220,6 +221,7 @@ class AsyncConversation(BaseConversation):
                         on_result=effect.on_result,
                         on_error=effect.on_error,
                         default_timeout=effect.timeout,
+                        count_tokens=effect.count_tokens,
                     )
                 else:
                     answer = await self._commit(effect)

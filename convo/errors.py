@@ -29,10 +29,11 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     ├── TransportError               talking to the model failed
     │   ├── APIConnectionError       could not connect, or the connection broke
     │   │   └── APITimeoutError
-    │   ├── APIStatusError           .status_code, .message, .type, .code, .request_id
+    │   ├── APIStatusError           .status_code, .message, .type, .code, .request_id,
+    │   │   │                        .retry_after (every status, when the server said)
     │   │   ├── BadRequestError (400), AuthenticationError (401),
     │   │   │   PermissionDeniedError (403), NotFoundError (404), ConflictError (409),
-    │   │   │   UnprocessableEntityError (422), RateLimitError (429, .retry_after),
+    │   │   │   UnprocessableEntityError (422), RateLimitError (429),
     │   │   └── InternalServerError (5xx)
     │   │       └── GatewayError     a 5xx page that is not JSON (also a ProtocolError)
     │   └── ProtocolError            .snippet: the body is not what the API promises
@@ -44,7 +45,8 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     │   ├── VersionConflictError     another turn committed first (store or memory)
     │   ├── StoreBusyError           the database stayed locked past the bound
     │   └── CorruptRowError          .table, .row_id
-    └── PluginError                  .plugin: a plugin failed to load or register
+    ├── PluginError                  .plugin: a plugin failed to load or register
+    └── McpError                     an MCP server could not be started or reached
 
 Every error keeps what a caller needs to act on it, and none ever carries an API key.
 """
@@ -70,6 +72,7 @@ __all__ = [
     "IncompleteStreamError",
     "InputError",
     "InternalServerError",
+    "McpError",
     "MessageError",
     "NotFoundError",
     "OutputError",
@@ -279,7 +282,11 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(TransportError):
-    """The server answered with an error status."""
+    """The server answered with an error status.
+
+    ``retry_after`` is the wait in seconds the server asked for (``retry-after-ms`` or
+    ``Retry-After``), on every status that sent one, or None.
+    """
 
     status_code: int = 0
 
@@ -293,6 +300,7 @@ class APIStatusError(TransportError):
         param: str | None = None,
         request_id: str | None = None,
         body: Any = None,
+        retry_after: float | None = None,
     ):
         if status_code is not None:
             self.status_code = status_code
@@ -304,6 +312,7 @@ class APIStatusError(TransportError):
         self.param = param
         self.request_id = request_id
         self.body = body
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):
@@ -335,10 +344,6 @@ class RateLimitError(APIStatusError):
 
     status_code = 429
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
 
 class InternalServerError(APIStatusError):
     status_code = 500
@@ -364,8 +369,6 @@ def status_error(status_code: int, message: str, **kw: Any) -> APIStatusError:
     cls = _BY_STATUS.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
-    if cls is not RateLimitError:
-        kw.pop("retry_after", None)
     return cls(message, status_code=status_code, **kw)
 
 
@@ -456,3 +459,13 @@ class PluginError(ConvoError):
     def __init__(self, message: str, *, plugin: str | None = None):
         super().__init__(f"plugin {plugin!r}: {message}" if plugin else message)
         self.plugin = plugin
+
+
+# -- MCP -----------------------------------------------------------------------------
+
+
+class McpError(ConvoError):
+    """An MCP server could not be started, did not answer, or lost its session.
+
+    At start it is raised; during a call it becomes the ``tool`` message the model gets.
+    """

@@ -26,7 +26,9 @@ from convo.errors import MessageError
 __all__ = [
     "FEEDBACK_NAME",
     "ROLES",
+    "AudioPart",
     "ContentPart",
+    "FilePart",
     "FunctionCall",
     "ImagePart",
     "ImageURL",
@@ -69,7 +71,41 @@ class ImagePart(_Value):
     image_url: ImageURL
 
 
-ContentPart: TypeAlias = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+class InputAudio(_Value):
+    data: str  # base64
+    format: Literal["wav", "mp3"]
+
+
+class AudioPart(_Value):
+    """An audio part: base64 ``data`` and its ``format`` ("wav" or "mp3")."""
+
+    type: Literal["input_audio"] = "input_audio"
+    input_audio: InputAudio
+
+
+class FileData(_Value):
+    file_data: str | None = None  # a base64 data: URI
+    file_id: str | None = None
+    filename: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FileData:
+        if self.file_data is None and self.file_id is None:
+            raise ValueError("a file part needs file_data or file_id")
+        return self
+
+
+class FilePart(_Value):
+    """A file part (a PDF, say): by ``file_id``, or inline as ``file_data``."""
+
+    type: Literal["file"] = "file"
+    file: FileData
+
+
+ContentPart: TypeAlias = Annotated[
+    TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")
+]
+_PART_TYPES = ("text", "image_url", "input_audio", "file")
 
 
 class FunctionCall(_Value):
@@ -201,7 +237,11 @@ class Message(_Value):
 
     @classmethod
     def user(cls, content: str | Iterable[Any], *, name: str | None = None) -> Message:
-        return cls.model_validate({"role": "user", "content": content, "name": name})
+        fields = {"role": "user", "content": content, "name": name}
+        try:
+            return cls.model_validate(fields)
+        except pydantic.ValidationError as exc:  # said in the API's terms, part by part
+            raise _from_pydantic(exc, None, fields) from None
 
     @classmethod
     def assistant(
@@ -265,7 +305,7 @@ def _bare(exc: MessageError) -> str:
 
 
 def _from_pydantic(
-    exc: pydantic.ValidationError, index: int, item: Mapping[str, Any]
+    exc: pydantic.ValidationError, index: int | None, item: Mapping[str, Any]
 ) -> MessageError:
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err["loc"]]
@@ -275,6 +315,11 @@ def _from_pydantic(
         return MessageError(
             f"{item.get('role')!r} is not a role ({', '.join(ROLES)})", index=index, field="role"
         )
+    content = item.get("content")
+    if field == "content" and isinstance(content, list | tuple):
+        problem = _part_problem(content)
+        if problem is not None:
+            return MessageError(problem, index=index, field="content")
     ctx = err.get("ctx") or {}
     if isinstance(ctx.get("error"), MessageError):
         inner: MessageError = ctx["error"]
@@ -283,3 +328,26 @@ def _from_pydantic(
         p for p in loc if not p.startswith(("str", "tuple", "function-", "text", "image"))
     )
     return MessageError(err["msg"], index=index, field=path or field)
+
+
+def _part_problem(parts: Iterable[Any]) -> str | None:
+    """What is wrong with the first invalid content part, said in the API's terms
+    (pydantic's own message would be about the other branch: "a valid string")."""
+    for i, part in enumerate(parts):
+        if isinstance(part, BaseModel):
+            continue
+        if not isinstance(part, Mapping):
+            return f"content part {i} must be an object, got {type(part).__name__}"
+        kind = part.get("type")
+        if kind not in _PART_TYPES:
+            return f"content part {i} has type {kind!r}; a part is one of {', '.join(_PART_TYPES)}"
+        try:
+            _PART.validate_python(part)
+        except pydantic.ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"][1:]) or kind
+            return f"content part {i} ({kind}): {where}: {err['msg']}"
+    return None
+
+
+_PART: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ContentPart)

@@ -37,6 +37,7 @@ __all__ = [
     "get_transport",
     "model_names",
     "resolve",
+    "setting",
 ]
 
 FALLBACK_MODEL = "gpt-4o-mini"
@@ -61,6 +62,11 @@ def _config() -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("aliases", {}), dict):
         raise InputError(f"{path}: expected an object with an 'aliases' object")
     return data
+
+
+def setting(key: str) -> Any:
+    """The value of ``key`` in the user's ``models.json`` (``None`` if unset)."""
+    return _config().get(key)
 
 
 def aliases() -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from convo.messages import Message
 
@@ -50,12 +50,21 @@ def _add(a: Any, b: Any) -> Any:
 
 
 class Choice(BaseModel):
+    """One of a reply's ``n`` answers.
+
+    ``logprobs`` is the API's object (streamed ones joined: ``content`` and
+    ``refusal`` lists in order); ``reasoning`` the reasoning text that compatible
+    servers send beside the answer (``reasoning_content`` in vLLM, DeepSeek and
+    llama.cpp, ``reasoning`` in Ollama and OpenRouter), never put in the history.
+    """
+
     model_config = ConfigDict(frozen=True)
 
     index: int = 0
     message: Message
     finish_reason: str | None = None
     logprobs: Any = None
+    reasoning: str | None = None
 
 
 class Reply(BaseModel):
@@ -67,6 +76,9 @@ class Reply(BaseModel):
     ``usage`` is this model call's; ``turn_usage`` sums every call of the turn (tool
     rounds, structured-output retries, the summary), as the store records it.
     ``pending`` lists the tool calls a suspended turn awaits (``None`` otherwise).
+    ``request_id`` (the ``x-request-id`` header), ``system_fingerprint``,
+    ``service_tier`` and ``headers`` (the raw response headers of this call, lower-cased:
+    rate limits, processing time) are set by HTTP transports, streamed or not.
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -77,7 +89,9 @@ class Reply(BaseModel):
     model: str | None = None
     created: int | None = None
     system_fingerprint: str | None = None
+    service_tier: str | None = None
     request_id: str | None = None
+    headers: dict[str, str] | None = Field(default=None, repr=False)
     chosen: int = 0
     parsed: Any = None
     prompt_tokens_local: int | None = None
@@ -96,6 +110,11 @@ class Reply(BaseModel):
     @property
     def text(self) -> str:
         return self.choices[self.chosen].message.text
+
+    @property
+    def reasoning(self) -> str | None:
+        """The chosen choice's reasoning text, if the server sent any."""
+        return self.choices[self.chosen].reasoning
 
     @property
     def finish_reason(self) -> str | None:

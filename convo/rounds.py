@@ -2,15 +2,19 @@
 
 Calls to registered tools are validated, put to the approval hook (only ``True`` runs
 a call; :data:`~convo.pending.DEFER` suspends it) and run; calls to external tools,
-and deferred ones, are awaited. Pure steps of :func:`convo.turn.run_turn`: they yield
-effects and make no I/O.
+and deferred ones, are awaited. A call that repeats an earlier call of the turn to a
+tool marked not idempotent (same name, same arguments) runs only if approved. Pure
+steps of :func:`convo.turn.run_turn`: they yield effects and make no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import contextlib
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from convo.effects import Approve, Effect, Emit, RunTools
 from convo.errors import ProtocolError, ToolRefusedError
@@ -46,10 +50,16 @@ def output_call(ctx: TurnContext, message: Message) -> ToolCall | None:
 
 
 def answer_round(
-    ctx: TurnContext, message: Message, start: int
+    ctx: TurnContext, message: Message, start: int, earlier: Sequence[Message] = ()
 ) -> Generator[Effect, Any, tuple[list[Message], Awaiting | None]]:
-    """One tool message per call, in call order, or what the round still awaits."""
+    """One tool message per call, in call order, or what the round still awaits.
+
+    ``earlier`` are the turn's messages before this one: the calls they hold are what a
+    call to a tool that is not idempotent must not silently repeat.
+    """
     calls = message.tool_calls or ()
+    seen = _keys(c for m in earlier if m is not message for c in m.tool_calls or ())
+    repeats: set[int] = set()  # indexes of slots that repeat an earlier call
     registry = ctx.tools or ToolRegistry()
     external = {t["function"]["name"] for t in ctx.external}
     output = ctx.output.name if ctx.output is not None else None
@@ -66,7 +76,13 @@ def answer_round(
                 )
             )
         else:
-            slots.append(prepare(registry, call, on_error=ctx.tool_errors))
+            slot = prepare(registry, call, on_error=ctx.tool_errors)
+            if isinstance(slot, PreparedCall) and not slot.tool.idempotent:
+                key = _key(call)
+                if key in seen:
+                    repeats.add(len(slots))
+                seen.add(key)
+            slots.append(slot)
     if ctx.stream:
         for call in calls:
             yield Emit(ToolCallEvent(call))
@@ -79,7 +95,13 @@ def answer_round(
                 slots[i] = PendingCall(prepared.call, "approval")
             elif verdict is not True:  # only an explicit True runs a call
                 slots[i] = _refused(ctx, prepared)
-        runnable = [s for s in slots if isinstance(s, PreparedCall)]
+            else:
+                slots[i] = replace(prepared, approved=True)
+    for i in repeats:
+        repeat = slots[i]
+        if isinstance(repeat, PreparedCall) and not repeat.approved:
+            slots[i] = _repeat(repeat)
+    runnable = [s for s in slots if isinstance(s, PreparedCall)]
     ran: list[Message] = []
     if runnable:
         ran = list((yield _run(ctx, runnable)))
@@ -97,6 +119,28 @@ def answer_round(
     if waiting:
         return [], Awaiting.of(message, done, start)
     return [m for m in done if isinstance(m, Message)], None
+
+
+def _key(call: ToolCall) -> tuple[str, str]:
+    # The same arguments written another way (spacing, key order) are the same call.
+    text = call.function.arguments
+    with contextlib.suppress(orjson.JSONDecodeError):
+        text = orjson.dumps(orjson.loads(text or "{}"), option=orjson.OPT_SORT_KEYS).decode()
+    return call.function.name, text
+
+
+def _keys(calls: Iterable[ToolCall]) -> set[tuple[str, str]]:
+    return {_key(c) for c in calls}
+
+
+def _repeat(prepared: PreparedCall) -> Message:
+    name = prepared.tool.name
+    return Message.tool(
+        f"Not run: this repeats an earlier call to {name} with the same arguments, and "
+        f"{name} is not safe to run twice; it runs again only with the user's approval. "
+        "Use the earlier result.",
+        tool_call_id=prepared.call.id,
+    )
 
 
 def _refused(ctx: TurnContext, prepared: PreparedCall) -> Message:
@@ -123,7 +167,7 @@ def resolve_approvals(
         if isinstance(slot, Message):
             made.append(slot)
         elif approved is True:
-            runnable.append(slot)
+            runnable.append(replace(slot, approved=True))
         else:
             made.append(_refused(ctx, slot))
     if runnable:

@@ -22,7 +22,7 @@ from convo.budget import History, budget_for, check_sequence, context_window
 from convo.effects import CommitPlan
 from convo.errors import InputError, MessageError, ParameterError, VersionConflictError
 from convo.messages import Message, MessageLike, to_messages
-from convo.params import check_params
+from convo.params import Split, check_params, split_params
 from convo.pending import Awaiting, ToolResult
 from convo.request import Request
 from convo.saved import (
@@ -47,7 +47,8 @@ __all__ = ["BaseConversation", "Content", "StoreCall"]
 Content = str | Message | ToolResult | Sequence[MessageLike | ToolResult] | None
 #: A store method and its arguments: what a driver calls (blocking, or awaited).
 StoreCall = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
-_OWN = frozenset({"response_format", "choose", "tools", "cancel_pending"})
+# convo's own options a conversation keeps as defaults for every turn.
+_DEFAULT_OWN = ("response_format", "choose")
 
 
 class BaseConversation:
@@ -91,7 +92,17 @@ class BaseConversation:
             skipped = 1
         check_sequence(history, start=skipped)
         self.model: str = model or _default_model()
-        self.params: dict[str, Any] = check_params(params)
+        split = split_params(params)
+        for key in split.own:
+            if key not in _DEFAULT_OWN:
+                raise ParameterError(
+                    f"{key!r} is given per call, not to the constructor", param=key
+                )
+        #: API parameters sent with every request (a call's own override them).
+        self.params: dict[str, Any] = check_params(split.api)
+        self._own: dict[str, Any] = split.own  # response_format / choose defaults
+        self._options = split.options
+        self._extra_body = split.extra_body
         self._transport = transport
         self._owns_transport = False  # a transport given to us is the caller's to close
         self.store = store
@@ -192,9 +203,19 @@ class BaseConversation:
 
     # -- a turn's snapshot ------------------------------------------------------------
 
+    def _split(self, params: Mapping[str, Any]) -> tuple[Split, dict[str, Any], dict[str, Any]]:
+        """A call's keywords by namespace, over the conversation's defaults: the split,
+        convo's own options, and the checked API parameters (before any I/O)."""
+        split = split_params(params, base=self._options)
+        own = {**self._own, **split.own} if self._own else split.own
+        merged = check_params({**self.params, **split.api})
+        return split, own, merged
+
     def _context(self, params: Mapping[str, Any], *, stream: bool) -> TurnContext:
-        own = {k: params[k] for k in _OWN.intersection(params)}
-        merged = check_params({**self.params, **{k: v for k, v in params.items() if k not in own}})
+        split, own, merged = self._split(params)
+        # A per-call model is honoured whole: the counter, the window, the budget and
+        # the request all follow it (the transport stays the conversation's).
+        model = split.model or self.model
         spec: OutputSpec | None = output_spec(own.get("response_format"))
         transport = self.transport
         mode: Literal["json_schema", "json_object", "tools"] = (
@@ -205,17 +226,23 @@ class BaseConversation:
         tools, external = self.tools, self.external_tools
         if "tools" in own:
             tools, external = _split_tools(own["tools"])
-        window = self.context_window or _transport_window(transport, self.model)
-        window = window or context_window(self.model)
+        window = self.context_window or _transport_window(transport, model)
+        window = window or context_window(model)
         template = self._system if isinstance(self._system, Template) else None
+        extra_body = split.extra_body
+        if self._extra_body:
+            extra_body = {**self._extra_body, **extra_body}
         return TurnContext(
-            model=self.model,
+            model=model,
             params=merged,
+            options=split.options,
+            extra_body=extra_body,
+            stream_usage=bool(getattr(transport, "stream_usage", True)),
             pinned=self._pinned,
             history=self._history.view(),
-            counter=counter_for(self.model, self.encoding),
+            counter=counter_for(model, self.encoding),
             budget=budget_for(
-                self.model,
+                model,
                 merged,
                 context_window=window,
                 reserve_tokens=self.reserve_tokens,
@@ -371,6 +398,9 @@ class BaseConversation:
             encoding=self.encoding,
             title=self.title,
             metadata=self.metadata,
+            **self._own,
+            **_option_kwargs(self._options),
+            **({"extra_body": self._extra_body} if self._extra_body else {}),
             **self.params,
         )
 
@@ -447,6 +477,20 @@ class BaseConversation:
     def __repr__(self) -> str:
         name = type(self).__name__
         return f"{name}(id={self.id!r}, model={self.model!r}, messages={len(self._history)})"
+
+
+def _option_kwargs(options: Any) -> dict[str, Any]:
+    """The constructor keywords that give back ``options`` (for a fork)."""
+    out: dict[str, Any] = {}
+    if options.timeout is not None:
+        out["timeout"] = options.timeout
+    if options.max_retries is not None:
+        out["max_retries"] = options.max_retries
+    if options.extra_headers:
+        out["extra_headers"] = dict(options.extra_headers)
+    if options.extra_query:
+        out["extra_query"] = dict(options.extra_query)
+    return out
 
 
 def _default_model() -> str:

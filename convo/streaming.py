@@ -22,7 +22,11 @@ from convo.errors import IncompleteStreamError, ProtocolError, StreamError
 from convo.reply import Choice, Reply, Usage
 from convo.wire import message_from_wire, snippet
 
-__all__ = ["StreamAssembler", "chunks_from_reply"]
+__all__ = ["RESPONSE_KEY", "StreamAssembler", "chunks_from_reply"]
+
+RESPONSE_KEY = "x_convo_response"
+"""The key under which an HTTP transport puts what the response's headers said
+(``{"request_id": ..., "headers": {...}}``) on the first chunk it yields."""
 
 
 @dataclass(slots=True)
@@ -39,12 +43,33 @@ class _Choice:
     calls: dict[int, _Call] = field(default_factory=dict)
     finish_reason: str | None = None
     has_content: bool = False
+    reasoning: list[str] = field(default_factory=list)
+    logprobs: dict[str, Any] | None = None
 
 
 class StreamAssembler:
-    """Feed chunks in order; :meth:`finish` gives the whole reply or says it is incomplete."""
+    """Feed chunks in order; :meth:`finish` gives the whole reply.
 
-    __slots__ = ("_choices", "_watch", "created", "id", "model", "request_id", "usage")
+    Whether the stream ended well is the transport's to say (for HTTP, the rule in
+    :class:`~convo.transports._http.ChunkDecoder`): a stream that ended is assembled
+    as it came, a choice without a ``finish_reason`` keeping ``None``. The reply
+    carries the metadata the chunks carried: ``system_fingerprint``,
+    ``service_tier``, per-choice ``logprobs`` and reasoning deltas, and the request id
+    and headers an HTTP transport puts on the first chunk (:data:`RESPONSE_KEY`).
+    """
+
+    __slots__ = (
+        "_choices",
+        "_watch",
+        "created",
+        "headers",
+        "id",
+        "model",
+        "request_id",
+        "service_tier",
+        "system_fingerprint",
+        "usage",
+    )
 
     def __init__(self, *, request_id: str | None = None, choice: int = 0) -> None:
         self._choices: dict[int, _Choice] = {}
@@ -53,7 +78,10 @@ class StreamAssembler:
         self.id: str | None = None
         self.model: str | None = None
         self.created: int | None = None
+        self.system_fingerprint: str | None = None
+        self.service_tier: str | None = None
         self.request_id = request_id
+        self.headers: dict[str, str] | None = None
 
     def feed(self, chunk: Mapping[str, Any]) -> str | None:
         """Take one chunk; return the text it adds to the watched choice, if any."""
@@ -66,10 +94,8 @@ class StreamAssembler:
                     code=None if error.get("code") is None else str(error.get("code")),
                 )
             raise StreamError(str(error))
-        if self.id is None:
-            self.id = chunk.get("id")
-            self.model = chunk.get("model")
-            self.created = chunk.get("created")
+        if self.id is None:  # the first chunks: what the stream says about itself
+            self._head(chunk)
         usage = chunk.get("usage")
         if isinstance(usage, Mapping):
             self.usage = Usage.model_validate(usage)
@@ -91,9 +117,28 @@ class StreamAssembler:
                 acc.refusal.append(delta["refusal"])
             for tc in delta.get("tool_calls") or ():
                 self._call(acc, tc)
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning and isinstance(reasoning, str):
+                acc.reasoning.append(reasoning)
+            logprobs = c.get("logprobs")
+            if logprobs:
+                _add_logprobs(acc, logprobs)
             if c.get("finish_reason"):
                 acc.finish_reason = c["finish_reason"]
         return text
+
+    def _head(self, chunk: Mapping[str, Any]) -> None:
+        self.id = chunk.get("id")
+        self.model = chunk.get("model")
+        self.created = chunk.get("created")
+        if self.system_fingerprint is None:
+            self.system_fingerprint = chunk.get("system_fingerprint")
+        if self.service_tier is None and chunk.get("service_tier") is not None:
+            self.service_tier = str(chunk["service_tier"])
+        info = chunk.get(RESPONSE_KEY)
+        if isinstance(info, Mapping):
+            self.request_id = info.get("request_id") or self.request_id
+            self.headers = info.get("headers")
 
     @staticmethod
     def _call(acc: _Choice, tc: Mapping[str, Any]) -> None:
@@ -120,17 +165,12 @@ class StreamAssembler:
         return "".join(acc.content) if acc else ""
 
     def finish(self) -> Reply:
-        """The assembled reply; raises if any choice never finished."""
+        """The assembled reply; a stream that ended before any choice is incomplete."""
         if not self._choices:
             raise IncompleteStreamError("the stream ended before any choice arrived")
         choices = []
         for index in sorted(self._choices):
             acc = self._choices[index]
-            if acc.finish_reason is None:
-                raise IncompleteStreamError(
-                    f"the stream ended before choice {index} finished "
-                    f"(no finish_reason; {len(''.join(acc.content))} characters received)"
-                )
             calls = []
             for i in sorted(acc.calls):
                 call = acc.calls[i]
@@ -152,15 +192,39 @@ class StreamAssembler:
                     "refusal": "".join(acc.refusal) or None,
                 }
             )
-            choices.append(Choice(index=index, message=message, finish_reason=acc.finish_reason))
+            choices.append(
+                Choice(
+                    index=index,
+                    message=message,
+                    finish_reason=acc.finish_reason,
+                    logprobs=acc.logprobs,
+                    reasoning="".join(acc.reasoning) or None,
+                )
+            )
         return Reply(
             choices=tuple(choices),
             usage=self.usage,
             id=self.id,
             model=self.model,
             created=self.created,
+            system_fingerprint=self.system_fingerprint,
+            service_tier=self.service_tier,
             request_id=self.request_id,
+            headers=self.headers,
         )
+
+
+def _add_logprobs(acc: _Choice, logprobs: Any) -> None:
+    # Each chunk's logprobs hold the tokens of its delta: the lists are joined in order.
+    if not isinstance(logprobs, Mapping):
+        return
+    if acc.logprobs is None:
+        acc.logprobs = {}
+    for key, value in logprobs.items():
+        if isinstance(value, list):
+            acc.logprobs.setdefault(key, []).extend(value)
+        elif value is not None:
+            acc.logprobs[key] = value
 
 
 def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
@@ -169,15 +233,28 @@ def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
     ``pieces`` > 0 splits each text into about that many deltas; 0 splits by words.
     """
     out: list[dict[str, Any]] = []
-    head = {
+    head: dict[str, Any] = {
         "id": reply.id or "chatcmpl-convo",
         "object": "chat.completion.chunk",
         "model": reply.model or "convo",
         "created": reply.created or 0,
     }
+    if reply.system_fingerprint is not None:
+        head["system_fingerprint"] = reply.system_fingerprint
+    if reply.service_tier is not None:
+        head["service_tier"] = reply.service_tier
     for choice in reply.choices:
         m = choice.message
         out.append({**head, "choices": [{"index": choice.index, "delta": {"role": "assistant"}}]})
+        if choice.reasoning:
+            out.append(
+                {
+                    **head,
+                    "choices": [
+                        {"index": choice.index, "delta": {"reasoning_content": choice.reasoning}}
+                    ],
+                }
+            )
         for piece in _split(m.text, pieces):
             out.append({**head, "choices": [{"index": choice.index, "delta": {"content": piece}}]})
         if m.refusal:
@@ -227,6 +304,7 @@ def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
                         "index": choice.index,
                         "delta": {},
                         "finish_reason": choice.finish_reason or "stop",
+                        **({"logprobs": choice.logprobs} if choice.logprobs else {}),
                     }
                 ],
             }

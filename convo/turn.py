@@ -64,7 +64,7 @@ from convo.events import (
 from convo.messages import Message
 from convo.pending import Awaiting
 from convo.reply import Reply, Usage, add_usage
-from convo.request import Request
+from convo.request import NO_OPTIONS, Request, RequestOptions
 from convo.rounds import after_tool_round, answer_round, output_call, resolve_approvals
 from convo.saved import header_metadata
 from convo.store.base import ConversationHeader, TurnMeta
@@ -123,6 +123,9 @@ class TurnContext:
     started: float = 0.0
     tool_tokens: ToolTokens | None = None
     offset: int = 0  # where ``history`` begins in the stored history (a loaded tail)
+    options: RequestOptions = NO_OPTIONS  # how to send (timeout, headers, ...), not the body
+    extra_body: Mapping[str, Any] = field(default_factory=dict)  # merged into the body as is
+    stream_usage: bool = True  # the transport's server accepts stream_options.include_usage
 
 
 ToolParts = tuple[tuple[dict[str, Any], ...], ...]
@@ -203,7 +206,16 @@ def build_request(
             *history_wire(start),
             *map(message_to_wire, pending),
         ]
-    body = build_body(ctx.model, fitted.messages, params, tools, stream=ctx.stream, wire=wire)
+    body = build_body(
+        ctx.model,
+        fitted.messages,
+        params,
+        tools,
+        stream=ctx.stream,
+        wire=wire,
+        extra_body=ctx.extra_body,
+        stream_usage=ctx.stream_usage,
+    )
     return Request(
         model=ctx.model,
         messages=fitted.messages,
@@ -213,6 +225,7 @@ def build_request(
         prompt_tokens=fitted.prompt_tokens,
         budget=fitted.budget,
         dropped=fitted.dropped,
+        options=ctx.options,
     )
 
 
@@ -305,7 +318,7 @@ def run_turn(
                     f"the model still called tools after max_tool_rounds={ctx.max_tool_rounds}"
                 )
             pending.append(message)
-            answers, waiting = yield from answer_round(ctx, message, turn.start)
+            answers, waiting = yield from answer_round(ctx, message, turn.start, pending)
             if waiting is not None:
                 return (yield from _suspend(ctx, turn, pending, waiting, summary, reply))
             pending.extend(answers)

@@ -156,12 +156,25 @@ def test_breaking_out_of_a_stream_closes_it_and_appends_nothing() -> None:
     assert conv.messages == []
 
 
-def test_stream_without_finish_is_an_error_and_saves_nothing() -> None:
-    chunks = [{"choices": [{"index": 0, "delta": {"content": "Hel"}}]}]
+def test_a_cut_stream_is_an_error_and_saves_nothing() -> None:
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": "Hel"}}]},
+        IncompleteStreamError("cut"),
+    ]
     conv = Conversation(model="m", transport=ScriptedTransport(chunks))
     with pytest.raises(IncompleteStreamError):
         list(conv.stream("Hi"))
     assert conv.messages == []
+
+
+def test_a_stream_the_transport_ended_well_needs_no_finish_reason() -> None:
+    # Whether a stream ended well is the transport's to say (for HTTP: [DONE]).
+    chunks = [{"choices": [{"index": 0, "delta": {"content": "Hel"}}]}]
+    conv = Conversation(model="m", transport=ScriptedTransport(chunks))
+    stream = conv.stream("Hi")
+    assert "".join(stream) == "Hel"
+    assert stream.reply.finish_reason is None
+    assert conv.messages[-1].text == "Hel"
 
 
 def test_function_transport_sees_requests() -> None:

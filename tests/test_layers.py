@@ -62,6 +62,15 @@ FORBIDDEN = {
         "convo.store.sql",
         "convo.transports.openai",
     ],
+    # MCP toolsets are tools: they know no conversation, store or model transport.
+    "mcp": [
+        "sqlalchemy",
+        "convo.transports",
+        "convo.store",
+        "convo.conversation",
+        "convo.turn",
+        "convo.cli",
+    ],
     "conversation": [
         "httpx",
         "httpx2",
@@ -71,6 +80,20 @@ FORBIDDEN = {
         "convo.store.models",
     ],
 }
+
+# The playground only serves its files: it never sees a conversation, a store or a key.
+FORBIDDEN["playground"] = [
+    "httpx",
+    "httpx2",
+    "sqlalchemy",
+    "starlette",
+    "uvicorn",
+    "convo.transports",
+    "convo.store",
+    "convo.conversation",
+    "convo.turn",
+    "convo.cli",
+]
 
 # The values a store speaks in (convo/store/base.py: pydantic only) may be known by the
 # turn, which plans the commit in them; the store's machinery may not.
@@ -108,3 +131,25 @@ def test_layer_imports(part: str) -> None:
                 assert not (imported == banned or imported.startswith(banned + ".")), (
                     f"{path.relative_to(ROOT.parent)} imports {imported}, which {part} may not know"
                 )
+
+
+# Other wire formats are built on the transport protocol and its public pieces (retry
+# policy, SSE decoder, the FormatTransport driver), never on the Chat Completions
+# transport's internals, which change on their own.
+FORMAT_MODULES = [
+    ROOT / "transports" / "formats.py",
+    ROOT / "transports" / "responses.py",
+    ROOT / "transports" / "fallback.py",
+    *sorted((ROOT.parent / "plugins" / "convo-anthropic" / "convo_anthropic").glob("*.py")),
+]
+
+
+@pytest.mark.parametrize("path", FORMAT_MODULES, ids=lambda p: p.name)
+def test_wire_formats_use_only_public_transport_pieces(path: Path) -> None:
+    for imported in _imports(path):
+        if not imported.startswith("convo."):
+            continue
+        assert imported not in ("convo.transports.openai", "convo.turn", "convo.conversation")
+        assert not any(part.startswith("_") for part in imported.split(".")), (
+            f"{path.name} imports the private module {imported}"
+        )

@@ -105,6 +105,13 @@ def conversation_options(fn: F) -> F:
             "-T", "--tool", "tool_names", multiple=True, help="Enable a plugin tool (repeatable)."
         ),
         click.option(
+            "--mcp",
+            "mcp_servers",
+            multiple=True,
+            metavar="COMMAND|URL|NAME",
+            help='Use an MCP server\'s tools, e.g. --mcp "python server.py" (repeatable).',
+        ),
+        click.option(
             "-o",
             "--option",
             "options",

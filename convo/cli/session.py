@@ -71,11 +71,14 @@ def open_conversation(
     template: str | None,
     variables: tuple[str, ...],
     tool_names: tuple[str, ...],
+    mcp_servers: tuple[str, ...],
     db: str | None,
     no_save: bool,
 ) -> convo.Conversation:
+    from convo.mcp.cli import enter as enter_mcp
+
     store = None if no_save else stack.enter_context(convo.SQLStore(db))
-    tools = _tools(tool_names)
+    tools = [*_tools(tool_names), *enter_mcp(stack, mcp_servers)]
     if continue_ or cid:
         if store is None:
             raise convo.InputError("--no-save cannot continue a saved conversation")

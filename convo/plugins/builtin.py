@@ -14,7 +14,9 @@ from convo.plugins.hookspecs import hookimpl
 if TYPE_CHECKING:
     from convo.transports.base import Transport
 
-__all__ = ["register_transports"]
+__all__ = ["RESPONSES_PREFIX", "register_transports"]
+
+RESPONSES_PREFIX = "responses:"
 
 _OPENAI_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o4-mini")
 
@@ -26,8 +28,20 @@ def openai_transport(model: str) -> Transport:
     return OpenAITransport()
 
 
+def responses_transport(model: str) -> Transport:
+    """The Responses API on the same server: ``responses:gpt-4.1`` sends ``gpt-4.1``.
+
+    ``models.json`` picks it per model with an alias:
+    ``{"aliases": {"gpt-4.1": "responses:gpt-4.1"}}``.
+    """
+    from convo.transports.responses import ResponsesTransport
+
+    return ResponsesTransport()
+
+
 @hookimpl
 def register_transports(register: Any) -> None:
     register(_OPENAI_MODELS[0], openai_transport, prefixes=("",))
+    register(RESPONSES_PREFIX + "gpt-4.1", responses_transport, prefixes=(RESPONSES_PREFIX,))
     for name in _OPENAI_MODELS[1:]:
         register(name, openai_transport)

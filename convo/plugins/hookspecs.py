@@ -28,6 +28,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "register_commands",
+    "register_mcp_servers",
     "register_templates",
     "register_tools",
     "register_transports",
@@ -55,6 +56,14 @@ def register_tools(register: Any) -> None:
 @hookspec
 def register_templates(register: Any) -> None:
     """Offer named templates: ``register(name, template_or_source)``."""
+
+
+@hookspec
+def register_mcp_servers(register: Any) -> None:
+    """Offer MCP servers: ``register(name, server, *, prefix=None)``, ``server`` a command
+    line (``"python -m my_server"``) or an ``http(s)://`` URL. Nothing starts at load
+    time: ``convo.mcp.plugin_server(name)`` gives a toolset, ``convo chat --mcp NAME``
+    uses it."""
 
 
 @hookspec

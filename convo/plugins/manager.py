@@ -44,7 +44,10 @@ __all__ = ["BUILTINS", "GROUP", "PluginInfo", "PluginManager", "TransportEntry"]
 GROUP = "convo"
 """The entry-point group (and pluggy project name) plugins are found under."""
 
-BUILTINS: tuple[tuple[str, str], ...] = (("openai", "convo.plugins.builtin"),)
+BUILTINS: tuple[tuple[str, str], ...] = (
+    ("openai", "convo.plugins.builtin"),
+    ("playground", "convo.plugins.playground_command"),
+)
 """``(name, module)`` of the plugins that ship with convo; they register like any other."""
 
 logger = logging.getLogger("convo.plugins")
@@ -117,6 +120,7 @@ class PluginManager:
         self._prefixes: dict[str, TransportEntry] = {}
         self._tools: ToolRegistry | None = None
         self._templates: TemplateRegistry | None = None
+        self._mcp: dict[str, tuple[str, str | None]] = {}
 
     # -- loading ---------------------------------------------------------------------
 
@@ -157,6 +161,7 @@ class PluginManager:
         self._call(name, "register_transports", register=self._transport_register(name))
         self._call(name, "register_tools", register=self._tool_register(name))
         self._call(name, "register_templates", register=self._template_register(name))
+        self._call(name, "register_mcp_servers", register=self._mcp_register(name))
 
     def _call(self, name: str, hook: str, **kwargs: Any) -> None:
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
@@ -229,6 +234,17 @@ class PluginManager:
 
         return register
 
+    def _mcp_register(self, plugin: str) -> Callable[..., None]:
+        def register(name: str, server: str, *, prefix: str | None = None) -> None:
+            if not isinstance(name, str) or not name or not isinstance(server, str):
+                raise TypeError("register(name, server) takes two strings")
+            if name in self._mcp:
+                raise ValueError(f"an MCP server named {name!r} is already registered")
+            self._mcp[name] = (server, prefix)
+            self._credits[plugin].tools.append(f"mcp:{name}")
+
+        return register
+
     def _tool_registry(self) -> ToolRegistry:
         if self._tools is None:
             from convo.tools import ToolRegistry
@@ -268,6 +284,11 @@ class PluginManager:
         """The registry of every tool that plugins offer (shared: do not add to it)."""
         self.load()
         return self._tool_registry()
+
+    def mcp_servers(self) -> dict[str, tuple[str, str | None]]:
+        """MCP server name → ``(command line or URL, prefix)``, as plugins offered them."""
+        self.load()
+        return dict(self._mcp)
 
     def templates(self) -> TemplateRegistry:
         """The registry of every template that plugins offer."""

@@ -12,16 +12,25 @@ See ``docs/tools.md``.
 """
 
 from convo.tools.execute import PreparedCall, arun_all, prepare, run, run_all, to_text
-from convo.tools.registry import MAX_ARGUMENTS_SIZE, Tool, ToolRegistry, as_registry, tool
-from convo.tools.schema import function_model, json_schema, strict_schema, tidy
+from convo.tools.registry import (
+    MAX_ARGUMENTS_SIZE,
+    MAX_RESULT_TOKENS,
+    Tool,
+    ToolRegistry,
+    as_registry,
+    tool,
+)
+from convo.tools.schema import closed, function_model, json_schema, strict_schema, tidy
 
 __all__ = [
     "MAX_ARGUMENTS_SIZE",
+    "MAX_RESULT_TOKENS",
     "PreparedCall",
     "Tool",
     "ToolRegistry",
     "arun_all",
     "as_registry",
+    "closed",
     "function_model",
     "json_schema",
     "prepare",

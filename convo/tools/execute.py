@@ -44,11 +44,21 @@ from convo.errors import (
 from convo.messages import Message, ToolCall
 from convo.tools.registry import Tool, ToolRegistry
 
-__all__ = ["OnError", "PreparedCall", "arun_all", "prepare", "run", "run_all", "to_text"]
+__all__ = [
+    "OnError",
+    "PreparedCall",
+    "arun_all",
+    "bound_result",
+    "prepare",
+    "run",
+    "run_all",
+    "to_text",
+]
 
 OnError = Literal["return", "raise"]
 Approve = Callable[["PreparedCall"], bool | Awaitable[bool]]
 OnResult = Callable[["PreparedCall", Message], object]
+CountTokens = Callable[[str], int]
 T = TypeVar("T")
 
 _SHOWN_NAME = 100  # characters of an unknown tool name quoted back to the model
@@ -56,11 +66,13 @@ _SHOWN_NAME = 100  # characters of an unknown tool name quoted back to the model
 
 @dataclass(frozen=True, slots=True)
 class PreparedCall:
-    """A call that names a registered tool and carries validated keyword arguments."""
+    """A call that names a registered tool and carries validated keyword arguments;
+    ``approved`` once the ``approve`` hook returned ``True`` for it."""
 
     call: ToolCall
     tool: Tool[Any, Any]
     arguments: dict[str, Any]
+    approved: bool = False
 
 
 def prepare(
@@ -116,16 +128,19 @@ def run(
     on_result: OnResult | None = None,
     on_error: OnError = "return",
     default_timeout: float | None = None,
+    count_tokens: CountTokens | None = None,
 ) -> Message:
     """Run one prepared call and answer it (blocking).
 
-    ``approve`` is asked first; ``on_result`` sees the answer. A sync tool with a
-    timeout runs in a daemon worker thread (on timeout the thread is abandoned, not
-    killed: Python cannot stop a thread); an async tool runs in a fresh event loop, in a
-    worker thread if this thread already runs one. Hooks may be sync or async.
+    ``approve`` is asked first (only ``True`` runs the call); ``on_result`` sees the
+    answer. A sync tool with a timeout runs in a daemon worker thread (on timeout the
+    thread is abandoned, not killed: Python cannot stop a thread); an async tool runs in
+    a fresh event loop, in a worker thread if this thread already runs one. Hooks may be
+    sync or async. ``count_tokens`` counts a result against the tool's
+    ``max_result_tokens`` (about four characters a token without it).
     """
     refused = _check(prepared, _resolve(approve(prepared)) if approve else True, on_error)
-    answer = refused or _execute(prepared, default_timeout, on_error)
+    answer = refused or _execute(prepared, default_timeout, on_error, count_tokens)
     if on_result is not None:
         _resolve(on_result(prepared, answer))
     return answer
@@ -138,6 +153,7 @@ def run_all(
     on_result: OnResult | None = None,
     on_error: OnError = "return",
     default_timeout: float | None = None,
+    count_tokens: CountTokens | None = None,
 ) -> list[Message]:
     """Answer the calls one after another, in call order, after asking ``approve`` for each.
 
@@ -147,14 +163,21 @@ def run_all(
     verdicts = [_resolve(approve(p)) if approve else True for p in prepared]
     answers: list[Message] = []
     for call, verdict in zip(prepared, verdicts, strict=True):
-        answer = _check(call, verdict, on_error) or _execute(call, default_timeout, on_error)
+        answer = _check(call, verdict, on_error) or _execute(
+            call, default_timeout, on_error, count_tokens
+        )
         if on_result is not None:
             _resolve(on_result(call, answer))
         answers.append(answer)
     return answers
 
 
-def _execute(prepared: PreparedCall, default_timeout: float | None, on_error: OnError) -> Message:
+def _execute(
+    prepared: PreparedCall,
+    default_timeout: float | None,
+    on_error: OnError,
+    count_tokens: CountTokens | None,
+) -> Message:
     tool = prepared.tool
     timeout = tool.timeout if tool.timeout is not None else default_timeout
     try:
@@ -168,7 +191,7 @@ def _execute(prepared: PreparedCall, default_timeout: float | None, on_error: On
             if not future.done():
                 raise _timeout(prepared, timeout)
             value = future.result()
-        return _answer_value(prepared, value)
+        return _answer_value(prepared, value, count_tokens)
     except ToolError as exc:
         return _answer_error(prepared.call, exc, on_error)
 
@@ -225,6 +248,7 @@ async def arun_all(
     on_result: OnResult | None = None,
     on_error: OnError = "return",
     default_timeout: float | None = None,
+    count_tokens: CountTokens | None = None,
 ) -> list[Message]:
     """Answer the calls concurrently; the answers come back in call order.
 
@@ -237,7 +261,9 @@ async def arun_all(
     verdicts = [await _aresolve(approve(p)) if approve else True for p in prepared]
 
     async def answer(call: PreparedCall, verdict: bool) -> Message:
-        reply = _check(call, verdict, on_error) or await _aexecute(call, default_timeout, on_error)
+        reply = _check(call, verdict, on_error) or await _aexecute(
+            call, default_timeout, on_error, count_tokens
+        )
         if on_result is not None:
             await _aresolve(on_result(call, reply))
         return reply
@@ -253,7 +279,10 @@ async def arun_all(
 
 
 async def _aexecute(
-    prepared: PreparedCall, default_timeout: float | None, on_error: OnError
+    prepared: PreparedCall,
+    default_timeout: float | None,
+    on_error: OnError,
+    count_tokens: CountTokens | None,
 ) -> Message:
     tool = prepared.tool
     timeout = tool.timeout if tool.timeout is not None else default_timeout
@@ -264,7 +293,7 @@ async def _aexecute(
             value = await _bounded(
                 asyncio.wrap_future(_start_thread(lambda: _call(prepared))), timeout, prepared
             )
-        return _answer_value(prepared, value)
+        return _answer_value(prepared, value, count_tokens)
     except ToolError as exc:
         return _answer_error(prepared.call, exc, on_error)
 
@@ -321,15 +350,22 @@ def _raised(prepared: PreparedCall, exc: Exception) -> ToolExecutionError:
 
 
 def _timeout(prepared: PreparedCall, timeout: float | None) -> ToolTimeoutError:
+    # A sync tool's thread cannot be stopped: say so, or the model takes "timed out"
+    # for "did not happen" and repeats a side effect that is still under way.
+    fate = (
+        "it was cancelled"
+        if prepared.tool.is_async
+        else "it keeps running in the background and may still complete"
+    )
     return ToolTimeoutError(
-        f"the tool {prepared.tool.name} did not finish within {timeout:g} seconds",
+        f"the tool {prepared.tool.name} did not finish within {timeout:g} seconds; {fate}",
         tool=prepared.tool.name,
         tool_call_id=prepared.call.id,
     )
 
 
-def _check(prepared: PreparedCall, verdict: bool, on_error: OnError) -> Message | None:
-    if verdict:
+def _check(prepared: PreparedCall, verdict: object, on_error: OnError) -> Message | None:
+    if verdict is True:  # only an explicit True runs a call: "no" is truthy
         return None
     error = ToolRefusedError(
         f"the user refused this call to {prepared.tool.name}; it was not run",
@@ -339,7 +375,7 @@ def _check(prepared: PreparedCall, verdict: bool, on_error: OnError) -> Message 
     return _answer_error(prepared.call, error, on_error)
 
 
-def _answer_value(prepared: PreparedCall, value: Any) -> Message:
+def _answer_value(prepared: PreparedCall, value: Any, count: CountTokens | None) -> Message:
     try:
         text = to_text(value)
     except (PydanticSerializationError, ValueError, TypeError) as exc:
@@ -349,7 +385,39 @@ def _answer_value(prepared: PreparedCall, value: Any) -> Message:
             tool=prepared.tool.name,
             tool_call_id=prepared.call.id,
         ) from exc
+    text = bound_result(text, prepared.tool.max_result_tokens, count or _estimate)
     return Message.tool(text, tool_call_id=prepared.call.id)
+
+
+def bound_result(text: str, limit: int, count: CountTokens) -> str:
+    """``text`` if it has at most ``limit`` tokens; else its longest start that fits with a
+    note saying it was cut (the note counted in).
+
+    >>> bound_result("word " * 100, 12, lambda t: len(t.split()))
+    'word \\n[truncated: the result has 100 tokens, over the limit of 12]'
+    """
+    total = count(text)
+    if total <= limit:
+        return text
+    note = f"\n[truncated: the result has {total:,} tokens, over the limit of {limit:,}]"
+    room = limit - count(note)
+    if room < 1:
+        return note.lstrip()
+    # Search the longest prefix that fits. No token is near 64 characters long in
+    # practice, so the search starts there and stays proportional to the limit, not to
+    # a huge result.
+    lo, hi = 0, min(len(text), room * 64)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(text[:mid]) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + note
+
+
+def _estimate(text: str) -> int:
+    return (len(text) + 3) // 4
 
 
 def _answer_error(call: ToolCall, error: ToolError, on_error: OnError) -> Message:

@@ -35,9 +35,16 @@ from convo.errors import (
     ToolDefinitionError,
     ToolNotFoundError,
 )
-from convo.tools.schema import function_model, tidy
+from convo.tools.schema import closed, function_model, strict_schema, tidy
 
-__all__ = ["MAX_ARGUMENTS_SIZE", "Tool", "ToolRegistry", "as_registry", "tool"]
+__all__ = [
+    "MAX_ARGUMENTS_SIZE",
+    "MAX_RESULT_TOKENS",
+    "Tool",
+    "ToolRegistry",
+    "as_registry",
+    "tool",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,15 +52,24 @@ R = TypeVar("R")
 MAX_ARGUMENTS_SIZE = 1_000_000
 """The default bound, in characters, on the arguments text a model may send to a tool."""
 
+MAX_RESULT_TOKENS = 25_000
+"""The default bound, in tokens, on a tool's result: past it the model gets a truncated
+result with a note (a result must not make the whole turn fail after its side effect)."""
+
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _SHOWN = 80  # characters of a bad value quoted back to the model
+_UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
 
 
 class Tool(Generic[P, R]):
     """A function the model may call: its name, description and parameter schema.
 
     Calling the tool calls the function. ``timeout`` (seconds) bounds a run when the
-    loop runs it; ``max_arguments_size`` bounds the arguments text it will parse.
+    loop runs it; ``max_arguments_size`` bounds the arguments text it will parse and
+    ``max_result_tokens`` the result the model gets. ``strict=True`` sends OpenAI's
+    strict function schema. ``idempotent=False`` marks a tool with side effects that
+    must not happen twice: a repeat of an earlier call of the turn runs only if the
+    ``approve`` hook returns ``True`` for it.
 
     >>> def now() -> str:
     ...     "The time."
@@ -70,6 +86,9 @@ class Tool(Generic[P, R]):
         description: str | None = None,
         timeout: float | None = None,
         max_arguments_size: int = MAX_ARGUMENTS_SIZE,
+        max_result_tokens: int = MAX_RESULT_TOKENS,
+        strict: bool = False,
+        idempotent: bool = True,
     ) -> None:
         if not callable(fn):
             raise ToolDefinitionError(f"a tool wraps a function, not {type(fn).__name__}")
@@ -83,22 +102,39 @@ class Tool(Generic[P, R]):
             raise ToolDefinitionError(f"timeout must be > 0 seconds, got {timeout!r}", tool=name)
         if max_arguments_size < 2:
             raise ToolDefinitionError("max_arguments_size must be at least 2", tool=name)
+        if max_result_tokens < 1:
+            raise ToolDefinitionError("max_result_tokens must be at least 1", tool=name)
         doc = docstring_parser.parse(inspect.getdoc(fn) or "")
         self.fn = fn
         self.name: str = name
         self.description: str = description if description is not None else _summary(doc)
         self.timeout = timeout
         self.max_arguments_size = max_arguments_size
+        self.max_result_tokens = max_result_tokens
+        self.strict = strict
+        self.idempotent = idempotent
         self.is_async: bool = _is_async(fn)
         descriptions = {p.arg_name: p.description for p in doc.params if p.description}
         self._model, self._names = function_model(fn, name=name, descriptions=descriptions)
-        self.parameters: dict[str, Any] = tidy(self._model.model_json_schema())
-        function: dict[str, Any] = {"name": name, "parameters": self.parameters}
-        if self.description:
-            function = {"name": name, "description": self.description, **function}
-        self.schema: dict[str, Any] = {"type": "function", "function": function}
+        self.parameters: dict[str, Any] = closed(tidy(self._model.model_json_schema()))
+        self.schema: dict[str, Any] = self._schema()
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
+
+    def _schema(self) -> dict[str, Any]:
+        parameters = self.parameters
+        if self.strict:
+            try:
+                parameters = strict_schema(parameters)
+            except ParameterError as exc:
+                raise ToolDefinitionError(str(exc), tool=self.name) from None
+        function: dict[str, Any] = {"name": self.name}
+        if self.description:
+            function["description"] = self.description
+        function["parameters"] = parameters
+        if self.strict:
+            function["strict"] = True
+        return {"type": "function", "function": function}
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
@@ -127,7 +163,8 @@ class Tool(Generic[P, R]):
         if not arguments.strip():
             arguments = "{}"
         try:
-            values = self._model.model_validate_json(arguments)
+            # extra="forbid" at validation reaches nested models too, whatever their config
+            values = self._model.model_validate_json(arguments, extra="forbid")
         except pydantic.ValidationError as exc:
             raise self._error(self._explain(exc, arguments)) from None
         return {name: getattr(values, f"p{i}") for i, name in enumerate(self._names)}
@@ -146,7 +183,9 @@ class Tool(Generic[P, R]):
         lines = [f"the arguments do not match the parameters of {self.name}:"]
         for err in errors:
             where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
-            if err["type"] == "extra_forbidden":
+            if err["type"] in _UNKNOWN and len(err["loc"]) > 1:
+                lines.append(f"- {where}: not a field here (unknown fields are refused)")
+            elif err["type"] in _UNKNOWN:
                 accepted = ", ".join(self._names) or "no parameters"
                 lines.append(f"- {where}: not a parameter of this tool (it takes {accepted})")
             elif err["type"] == "missing":
@@ -186,6 +225,9 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     max_arguments_size: int = MAX_ARGUMENTS_SIZE,
+    max_result_tokens: int = MAX_RESULT_TOKENS,
+    strict: bool = False,
+    idempotent: bool = True,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 def tool(
     fn: Callable[P, R] | None = None,
@@ -195,6 +237,9 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     max_arguments_size: int = MAX_ARGUMENTS_SIZE,
+    max_result_tokens: int = MAX_RESULT_TOKENS,
+    strict: bool = False,
+    idempotent: bool = True,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a function a :class:`Tool`; bare (``@tool``) or with overrides (``@tool(name=...)``).
 
@@ -213,6 +258,9 @@ def tool(
             description=description,
             timeout=timeout,
             max_arguments_size=max_arguments_size,
+            max_result_tokens=max_result_tokens,
+            strict=strict,
+            idempotent=idempotent,
         )
 
     return wrap if fn is None else wrap(fn)

@@ -30,7 +30,7 @@ from pydantic.fields import FieldInfo
 
 from convo.errors import ParameterError, ToolDefinitionError
 
-__all__ = ["function_model", "json_schema", "strict_schema", "tidy"]
+__all__ = ["closed", "function_model", "json_schema", "strict_schema", "tidy"]
 
 Schema = dict[str, Any]
 
@@ -78,6 +78,20 @@ def tidy(schema: Schema) -> Schema:
         if key == "title" and isinstance(value, str):
             continue
         out[key] = _map_sub(key, value, tidy)
+    return out
+
+
+def closed(schema: Schema) -> Schema:
+    """A copy of ``schema`` where every object with ``properties`` and no word on extra
+    keys says ``additionalProperties: false``, as tool arguments are validated.
+
+    >>> closed({"type": "object", "properties": {"a": {"type": "object", "properties": {}}}})
+    {'type': 'object', 'properties': {'a': {'type': 'object', 'properties': {}, \
+'additionalProperties': False}}, 'additionalProperties': False}
+    """
+    out: Schema = {key: _map_sub(key, value, closed) for key, value in schema.items()}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
     return out
 
 

@@ -33,6 +33,7 @@ from convo.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    ConvoError,
     GatewayError,
     IncompleteStreamError,
     ProtocolError,
@@ -41,13 +42,22 @@ from convo.errors import (
 )
 from convo.reply import Reply
 from convo.request import Request
-from convo.streaming import StreamAssembler, chunks_from_reply
+from convo.streaming import RESPONSE_KEY, StreamAssembler, chunks_from_reply
 from convo.transports.base import Chunk
 from convo.transports.retry import next_delay, retry_after, should_retry
 from convo.transports.sse import ServerSentEvent, SSEDecoder
 from convo.wire import parse_completion, snippet
 
-__all__ = ["Call", "ChunkDecoder", "Endpoint", "content_type", "is_success"]
+__all__ = [
+    "RESPONSE_KEY",
+    "Call",
+    "ChunkDecoder",
+    "Endpoint",
+    "content_type",
+    "is_success",
+    "merge_headers",
+    "response_info",
+]
 
 _SCRUBBED = "***"
 
@@ -55,25 +65,50 @@ _SCRUBBED = "***"
 class Endpoint:
     """Where requests go and with which credentials; the key never leaves as text.
 
-    >>> e = Endpoint("http://127.0.0.1:8000/v1/", SecretStr("sk-secret"), {})
-    >>> e.url, e.scrub("bad key sk-secret")
-    ('http://127.0.0.1:8000/v1/chat/completions', 'bad key ***')
+    ``base_url`` may carry a query (Azure's ``?api-version=``), kept on every request
+    with ``default_query`` added; a password in it is shown as ``***`` (:attr:`shown`).
+    User headers replace the defaults whatever their case.
+
+    >>> e = Endpoint("http://user:pw@127.0.0.1:8000/v1/?api-version=1", SecretStr("sk-k"), {})
+    >>> e.url, e.shown, e.scrub("bad key sk-k")
+    ('http://user:pw@127.0.0.1:8000/v1/chat/completions?api-version=1', \
+'http://user:***@127.0.0.1:8000/v1?api-version=1', 'bad key ***')
     """
 
-    __slots__ = ("_api_key", "_headers", "base_url", "url")
+    __slots__ = ("_api_key", "_base", "_headers", "_secrets", "base_url", "shown", "url")
 
-    def __init__(self, base_url: str, api_key: SecretStr | None, headers: Mapping[str, str]):
-        self.base_url = base_url.rstrip("/")
-        self.url = f"{self.base_url}/chat/completions"
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr | None,
+        headers: Mapping[str, str],
+        default_query: Mapping[str, Any] | None = None,
+    ):
+        base = httpx2.URL(base_url.rstrip("/"))
+        path = base.path.rstrip("/")
+        if default_query:
+            base = base.copy_merge_params(dict(default_query))
+        self._base = base
+        self.base_url = str(base.copy_with(path=path or "/")).rstrip("/")
+        self.url = str(base.copy_with(path=f"{path}/chat/completions"))
+        userinfo = base.userinfo.decode("ascii", "replace")
+        user, _, raw_password = userinfo.partition(":")
+        secrets = [api_key.get_secret_value() if api_key else "", raw_password, base.password]
+        self._secrets = tuple(s for s in dict.fromkeys(secrets) if s)
+        self.shown = self.base_url
+        if raw_password:
+            self.shown = self.base_url.replace(f"{userinfo}@", f"{user}:{_SCRUBBED}@", 1)
         self._api_key = api_key
-        common = {"Content-Type": "application/json", "User-Agent": "convo"}
+        common = {"content-type": "application/json", "user-agent": "convo"}
         if api_key is not None:
-            common["Authorization"] = f"Bearer {api_key.get_secret_value()}"
-        common.update(headers)
+            common["authorization"] = f"Bearer {api_key.get_secret_value()}"
+        common.update(merge_headers({}, headers))
         self._headers = {
-            False: {"Accept": "application/json", **common},
-            True: {"Accept": "text/event-stream", **common},
+            False: {"accept": "application/json", **common},
+            True: {"accept": "text/event-stream", **common},
         }
+        for variant in self._headers.values():
+            variant.update(merge_headers({}, headers))  # a user's Accept wins too
 
     def headers(self, stream: bool) -> dict[str, str]:
         return self._headers[stream]
@@ -83,12 +118,17 @@ class Endpoint:
         """The headers a client made for this endpoint carries on every request."""
         return self._headers[False]
 
+    def url_for(self, query: Mapping[str, Any]) -> str:
+        """The request URL with a call's ``extra_query`` added."""
+        if not query:
+            return self.url
+        return str(httpx2.URL(self.url).copy_merge_params(dict(query)))
+
     def scrub(self, text: str) -> str:
-        """``text`` with every copy of the API key replaced (servers echo it in 401s)."""
-        if self._api_key is None:
-            return text
-        key = self._api_key.get_secret_value()
-        return text.replace(key, _SCRUBBED) if key else text
+        """``text`` with every copy of the API key (and a URL's password) replaced."""
+        for secret in self._secrets:
+            text = text.replace(secret, _SCRUBBED)
+        return text
 
     def scrub_all(self, value: Any) -> Any:
         """``scrub`` applied to every string inside a JSON value."""
@@ -100,8 +140,35 @@ class Endpoint:
             return [self.scrub_all(v) for v in value]
         return value
 
+    def scrub_error(self, error: ConvoError) -> ConvoError:
+        """``error`` with the secrets taken out of its message and snippet: whatever
+        module built it from server text, nothing leaves with the key."""
+        if not self._secrets:
+            return error
+        text = str(error)
+        clean = self.scrub(text)
+        snip = getattr(error, "snippet", None)
+        if clean == text and (snip is None or self.scrub(snip) == snip):
+            return error
+        error.args = (clean, *error.args[1:])
+        if snip is not None:
+            error.snippet = self.scrub(snip)  # type: ignore[attr-defined]
+        return error
 
-STREAM_ACCEPT = {"Accept": "text/event-stream"}
+
+def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """``extra`` over ``base``, names compared without case (HTTP's rule), lower-cased.
+
+    >>> merge_headers({"authorization": "Bearer a"}, {"Authorization": "Bearer b"})
+    {'authorization': 'Bearer b'}
+    """
+    out = {k.lower(): v for k, v in base.items()}
+    for k, v in extra.items():
+        out[k.lower()] = v
+    return out
+
+
+STREAM_ACCEPT = {"accept": "text/event-stream"}
 
 
 def encode_json(body: Mapping[str, Any]) -> bytes:
@@ -117,61 +184,109 @@ def encode_json(body: Mapping[str, Any]) -> bytes:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def response_info(headers: Mapping[str, str]) -> dict[str, Any]:
+    """What a response's headers tell about the reply: its request id, and the raw
+    headers themselves (rate limits, processing time), lower-cased."""
+    return {"request_id": headers.get("x-request-id"), "headers": dict(headers.items())}
+
+
 def content_type(headers: Mapping[str, str]) -> str:
     return headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
 class Call:
-    """One request across its attempts: encoded once, then told how each attempt went."""
+    """One request across its attempts: encoded once, then told how each attempt went.
 
-    __slots__ = ("content", "delivered", "endpoint", "headers", "max_retries", "retries", "url")
+    The request's :class:`~convo.request.RequestOptions` are applied here: its extra
+    headers and query, and its ``max_retries`` over the transport's.
+    """
+
+    __slots__ = (
+        "content",
+        "delivered",
+        "endpoint",
+        "extra_headers",
+        "headers",
+        "max_retries",
+        "retries",
+        "shown",
+        "timeout",
+        "url",
+    )
 
     def __init__(self, endpoint: Endpoint, request: Request, *, stream: bool, max_retries: int):
         body = request.body
         if stream and body.get("stream") is not True:
             body = {**body, "stream": True}
+        options = request.options
         self.endpoint = endpoint
-        self.url = endpoint.url
+        self.url = endpoint.url_for(options.extra_query)
+        self.shown = endpoint.scrub(self.url)  # for logs and errors: no password
         self.headers = endpoint.headers(stream)
+        self.extra_headers: dict[str, str] | None = None
+        if options.extra_headers:
+            self.extra_headers = merge_headers({}, options.extra_headers)
+            self.headers = {**self.headers, **self.extra_headers}
         self.content = encode_json(body)
-        self.max_retries = max_retries
+        timeout = options.timeout
+        if timeout is not None and not isinstance(timeout, httpx2.Timeout):
+            timeout = httpx2.Timeout(timeout)
+        self.timeout: httpx2.Timeout | None = timeout
+        self.max_retries = max_retries if options.max_retries is None else options.max_retries
         self.retries = 0
         self.delivered = False  # a chunk reached the caller: the call can no longer be replayed
 
     def reply(self, headers: Mapping[str, str], body: bytes) -> Reply:
         """The reply in a successful response (a JSON completion, or a whole event stream)."""
-        request_id = headers.get("x-request-id")
+        info = response_info(headers)
         kind = content_type(headers)
-        if kind == "text/event-stream":
-            decoder = ChunkDecoder(kind, self.endpoint)
-            assembler = StreamAssembler(request_id=request_id)
-            for chunk in (*decoder.feed(body), *decoder.finish()):
-                assembler.feed(chunk)
-            return assembler.finish()
-        return parse_completion(_json_body(kind, body, self.endpoint), request_id=request_id)
+        try:
+            if kind == "text/event-stream":
+                decoder = ChunkDecoder(kind, self.endpoint)
+                assembler = StreamAssembler(request_id=info["request_id"])
+                for chunk in (*decoder.feed(body), *decoder.finish()):
+                    assembler.feed(chunk)
+                reply = assembler.finish()
+            else:
+                data = _json_body(kind, body, self.endpoint)
+                reply = parse_completion(data, request_id=info["request_id"])
+        except ConvoError as exc:
+            raise self.endpoint.scrub_error(exc) from None
+        return reply.model_copy(update={"headers": info["headers"]})
 
     def status_failure(
         self, status: int, headers: Mapping[str, str], body: bytes, *, now: float
     ) -> APIStatusError:
-        """The typed error for a response with an error status, its text scrubbed."""
+        """The typed error for a response with an error status, its text scrubbed.
+
+        A body that is not the API's JSON (a proxy's HTML page, a plain-text 429) is
+        quoted, short and scrubbed, in the message itself, so a log line shows what
+        answered; the wait the server asked for is kept on every status.
+        """
         request_id = headers.get("x-request-id")
+        wait = retry_after(headers, now=now)
         text = self.endpoint.scrub(body.decode("utf-8", "replace"))
         try:
             data = json.loads(text) if text.strip() else None
         except ValueError:
             data = None
         if not isinstance(data, Mapping):
+            kind = content_type(headers) or "no content type"
+            quoted = snippet(text)
+            what = f"{_reason(status)}; the body is {kind}, not the API's JSON"
+            message = f"{what}: {quoted!r}" if quoted else what
             if status >= 500:
                 return GatewayError(
-                    f"the server answered {status} with {content_type(headers) or 'no type'}, "
-                    "not the API's JSON",
+                    message,
                     status_code=status,
                     request_id=request_id,
-                    snippet=snippet(text),
-                    body=snippet(text),
+                    snippet=quoted,
+                    body=quoted,
+                    retry_after=wait,
                 )
-            message = snippet(text) or _reason(status)
-            return status_error(status, message, request_id=request_id, body=snippet(text))
+            return status_error(
+                status, message, request_id=request_id, body=quoted, retry_after=wait
+            )
         data = self.endpoint.scrub_all(data)
         error = data.get("error")
         fields = error if isinstance(error, Mapping) else data
@@ -184,7 +299,7 @@ class Call:
             param=_text(fields.get("param")),
             request_id=request_id,
             body=data,
-            retry_after=retry_after(headers, now=now),
+            retry_after=wait,
         )
 
     def connection_failure(self, exc: httpx2.HTTPError) -> APIConnectionError:
@@ -195,8 +310,8 @@ class Call:
         """
         detail = self.endpoint.scrub(str(exc)) or "no detail"
         if isinstance(exc, httpx2.TimeoutException):
-            return APITimeoutError(f"POST {self.url} timed out ({type(exc).__name__}: {detail})")
-        return APIConnectionError(f"POST {self.url} failed ({type(exc).__name__}: {detail})")
+            return APITimeoutError(f"POST {self.shown} timed out ({type(exc).__name__}: {detail})")
+        return APIConnectionError(f"POST {self.shown} failed ({type(exc).__name__}: {detail})")
 
     def retry_delay(
         self, error: Exception, headers: Mapping[str, str], *, now: float, jitter: float
@@ -215,7 +330,7 @@ class Call:
         return delay
 
     def decoder(self, headers: Mapping[str, str]) -> ChunkDecoder:
-        return ChunkDecoder(content_type(headers), self.endpoint)
+        return ChunkDecoder(content_type(headers), self.endpoint, response_info(headers))
 
 
 class ChunkDecoder:
@@ -223,7 +338,13 @@ class ChunkDecoder:
 
     An event stream is decoded as it arrives; a JSON completion (a server that
     ignored ``stream``) is replayed as chunks at the end; any other content type is a
-    :class:`ProtocolError`.
+    :class:`ProtocolError`. ``info`` (the response's request id and headers) rides on
+    the first chunk, under :data:`~convo.streaming.RESPONSE_KEY`.
+
+    The end of the stream has one rule, here: ``data: [DONE]`` ends it well, whatever
+    the chunks said (as the OpenAI SDK reads it); a body that ends without ``[DONE]``
+    is whole only if every choice had a ``finish_reason``; otherwise it is an
+    :class:`IncompleteStreamError`.
 
     >>> d = ChunkDecoder("text/event-stream", Endpoint("http://x", None, {}))
     >>> d.feed(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\\n\\n')
@@ -232,12 +353,13 @@ class ChunkDecoder:
     ([], True)
     """
 
-    __slots__ = ("_body", "_endpoint", "_finished", "_kind", "_sse", "done")
+    __slots__ = ("_body", "_endpoint", "_finished", "_info", "_kind", "_sse", "done")
 
-    def __init__(self, kind: str, endpoint: Endpoint):
+    def __init__(self, kind: str, endpoint: Endpoint, info: dict[str, Any] | None = None):
         # No content type at all: read it as an event stream, the stream's own format.
         self._kind = kind or "text/event-stream"
         self._endpoint = endpoint
+        self._info = info
         self._sse = SSEDecoder()
         self._body: list[bytes] = []
         self._finished: dict[Any, bool] = {}  # choice index -> a finish_reason arrived
@@ -255,8 +377,9 @@ class ChunkDecoder:
         """The body ended: the chunks still held, or why the stream is incomplete."""
         if self._kind != "text/event-stream":
             body = b"".join(self._body)
-            reply = parse_completion(_json_body(self._kind, body, self._endpoint))
-            return chunks_from_reply(reply, pieces=1)
+            data = _json_body(self._kind, body, self._endpoint)
+            reply = parse_completion(data, request_id=(self._info or {}).get("request_id"))
+            return self._chunks_out(chunks_from_reply(reply, pieces=1))
         chunks = self._chunks(self._sse.flush())
         if not self.done and (not self._finished or not all(self._finished.values())):
             raise IncompleteStreamError(
@@ -272,6 +395,12 @@ class ChunkDecoder:
             chunk = self._chunk(event)
             if chunk is not None:
                 out.append(chunk)
+        return self._chunks_out(out) if self._info is not None and out else out
+
+    def _chunks_out(self, out: list[Chunk]) -> list[Chunk]:
+        if self._info is not None and out:
+            out[0][RESPONSE_KEY] = self._info
+            self._info = None
         return out
 
     def _chunk(self, event: ServerSentEvent) -> Chunk | None:

@@ -10,6 +10,12 @@ error mapping belong to the transport, never to the conversation.
 Closing the iterator that ``stream`` returns (breaking out of a ``for`` loop does,
 in CPython, once it is dropped) must release the connection.
 
+Whether a stream ended well is the transport's to say, by its protocol's rule: its
+iterator returns when the stream is whole and raises
+:class:`~convo.errors.IncompleteStreamError` when it was cut (the conversation then
+commits nothing). A transport may put what the response said about itself (request
+id, headers) on its first chunk under :data:`convo.streaming.RESPONSE_KEY`.
+
 >>> from convo import Reply, Request
 >>> class Echo(Transport):
 ...     def complete(self, request: Request) -> Reply:

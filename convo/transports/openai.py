@@ -51,6 +51,11 @@ class OpenAITransport(Transport):
     ``api_key`` it reads ``OPENAI_API_KEY``, else sends none (local servers need none).
     ``client`` / ``async_client`` inject your own ``httpx2`` clients (proxies,
     certificates, transports); the transport closes only the clients it created.
+    ``headers`` replace the defaults whatever their case (an ``authorization`` of yours
+    is the only one sent); ``default_query`` is added to every request's URL, after
+    any query in ``base_url`` (Azure's ``?api-version=``). ``stream_usage=False``
+    stops asking for usage in streams (``stream_options``), for servers that refuse
+    it with 400 "Unrecognized request argument".
 
     Example::
 
@@ -69,6 +74,8 @@ class OpenAITransport(Transport):
         timeout: float | httpx2.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, Any] | None = None,
+        stream_usage: bool = True,
         client: httpx2.Client | None = None,
         async_client: httpx2.AsyncClient | None = None,
     ) -> None:
@@ -84,13 +91,18 @@ class OpenAITransport(Transport):
             raise ParameterError(
                 "api_key has characters an HTTP header cannot carry", param="api_key"
             )
-        if not isinstance(max_retries, int) or max_retries < 0:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ParameterError(
                 f"max_retries must be an int >= 0, got {max_retries!r}", param="max_retries"
             )
         self._endpoint = Endpoint(
-            base_url, None if api_key is None else SecretStr(api_key), dict(headers or {})
+            base_url,
+            None if api_key is None else SecretStr(api_key),
+            dict(headers or {}),
+            default_query,
         )
+        #: Whether streamed requests ask for usage (``stream_options.include_usage``).
+        self.stream_usage = stream_usage
         self.timeout = timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout)
         self.max_retries = max_retries
         self._client = client
@@ -109,7 +121,8 @@ class OpenAITransport(Transport):
 
     @property
     def base_url(self) -> str:
-        return self._endpoint.base_url
+        """The base URL, a password in it shown as ``***``."""
+        return self._endpoint.shown
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -147,10 +160,17 @@ class OpenAITransport(Transport):
         A client this transport made carries the headers and timeout already: passing
         them again makes httpx merge them on every request (20-100 us a call). A user's
         client gets them per request, and keeps its own timeout unless one was asked for.
+        A request's own timeout and extra headers (its options) win over both.
         """
+        timeout = call.timeout
         if owned:
-            return (STREAM_ACCEPT if stream else None), httpx2.USE_CLIENT_DEFAULT
-        return call.headers, (self.timeout if self._timeout_given else client.timeout)
+            headers = STREAM_ACCEPT if stream else None
+            if call.extra_headers:
+                headers = {**(headers or {}), **call.extra_headers}
+            return headers, (httpx2.USE_CLIENT_DEFAULT if timeout is None else timeout)
+        if timeout is None:
+            timeout = self.timeout if self._timeout_given else client.timeout
+        return call.headers, timeout
 
     def close(self) -> None:
         """Close the blocking client if this transport created it."""
@@ -181,13 +201,13 @@ class OpenAITransport(Transport):
         if delay is None:
             logger.debug(
                 "POST %s: giving up after %d retries (%s)",
-                call.url,
+                call.shown,
                 call.retries,
                 type(error).__name__,
             )
             raise error
         logger.debug(
-            "POST %s: %s, retry %d in %.3f s", call.url, type(error).__name__, call.retries, delay
+            "POST %s: %s, retry %d in %.3f s", call.shown, type(error).__name__, call.retries, delay
         )
         return delay
 
@@ -198,7 +218,7 @@ class OpenAITransport(Transport):
         send_headers, timeout = self._per_request(client, self._owns_client, call, False)
         while True:
             headers: Mapping[str, str] = {}
-            logger.debug("POST %s (attempt %d)", call.url, call.retries + 1)
+            logger.debug("POST %s (attempt %d)", call.shown, call.retries + 1)
             try:
                 response = client.post(
                     call.url, content=call.content, headers=send_headers, timeout=timeout
@@ -207,7 +227,7 @@ class OpenAITransport(Transport):
                 error: Exception = call.connection_failure(exc)
             else:
                 headers = response.headers
-                logger.debug("POST %s -> %d", call.url, response.status_code)
+                logger.debug("POST %s -> %d", call.shown, response.status_code)
                 if is_success(response.status_code):
                     return call.reply(headers, response.content)
                 error = call.status_failure(
@@ -226,13 +246,13 @@ class OpenAITransport(Transport):
         send_headers, timeout = self._per_request(client, self._owns_client, call, True)
         while True:
             headers: Mapping[str, str] = {}
-            logger.debug("POST %s stream (attempt %d)", call.url, call.retries + 1)
+            logger.debug("POST %s stream (attempt %d)", call.shown, call.retries + 1)
             try:
                 with client.stream(
                     "POST", call.url, content=call.content, headers=send_headers, timeout=timeout
                 ) as response:
                     headers = response.headers
-                    logger.debug("POST %s -> %d", call.url, response.status_code)
+                    logger.debug("POST %s -> %d", call.shown, response.status_code)
                     if is_success(response.status_code):
                         decoder = call.decoder(headers)
                         for data in response.iter_bytes():
@@ -257,7 +277,7 @@ class OpenAITransport(Transport):
         send_headers, timeout = self._per_request(client, self._owns_async_client, call, False)
         while True:
             headers: Mapping[str, str] = {}
-            logger.debug("POST %s (attempt %d)", call.url, call.retries + 1)
+            logger.debug("POST %s (attempt %d)", call.shown, call.retries + 1)
             try:
                 response = await client.post(
                     call.url, content=call.content, headers=send_headers, timeout=timeout
@@ -266,7 +286,7 @@ class OpenAITransport(Transport):
                 error: Exception = call.connection_failure(exc)
             else:
                 headers = response.headers
-                logger.debug("POST %s -> %d", call.url, response.status_code)
+                logger.debug("POST %s -> %d", call.shown, response.status_code)
                 if is_success(response.status_code):
                     return call.reply(headers, response.content)
                 error = call.status_failure(
@@ -282,13 +302,13 @@ class OpenAITransport(Transport):
         send_headers, timeout = self._per_request(client, self._owns_async_client, call, True)
         while True:
             headers: Mapping[str, str] = {}
-            logger.debug("POST %s stream (attempt %d)", call.url, call.retries + 1)
+            logger.debug("POST %s stream (attempt %d)", call.shown, call.retries + 1)
             try:
                 async with client.stream(
                     "POST", call.url, content=call.content, headers=send_headers, timeout=timeout
                 ) as response:
                     headers = response.headers
-                    logger.debug("POST %s -> %d", call.url, response.status_code)
+                    logger.debug("POST %s -> %d", call.shown, response.status_code)
                     if is_success(response.status_code):
                         decoder = call.decoder(headers)
                         async for data in response.aiter_bytes():

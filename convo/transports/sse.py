@@ -44,9 +44,10 @@ class ServerSentEvent(NamedTuple):
 class SSEDecoder:
     """Feed bytes as they arrive; each call returns the events they completed.
 
-    Call :meth:`flush` when the body ends: it returns a last event that had all its
-    lines but no blank line after them, and raises :class:`IncompleteStreamError`
-    if the body stopped in the middle of a line.
+    Call :meth:`flush` when the body ends: an event whose lines were whole but that no
+    blank line ended is discarded, as the WHATWG rules say (a body cut after a
+    complete line is not data), and a body that stopped in the middle of a line is an
+    :class:`IncompleteStreamError`.
     """
 
     __slots__ = ("_data", "_event", "_id", "_partial", "_retry", "_skip_lf", "_started")
@@ -74,6 +75,8 @@ class SSEDecoder:
         ):
             value = chunk[6:-2] if chunk[5:6] == b" " else chunk[5:-2]
             return [ServerSentEvent("message", self._decode(value), self._id, self._retry)]
+        if not chunk:
+            return []  # an empty read between a CR and its LF must not end a line
         if self._skip_lf and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._skip_lf = False
@@ -117,14 +120,16 @@ class SSEDecoder:
         return events
 
     def flush(self) -> list[ServerSentEvent]:
-        """End of body: the last unterminated event, if its lines were whole."""
+        """End of body: never an event (an unterminated one is not dispatched)."""
         tail = b"".join(self._partial)
         self._partial.clear()
         if tail and not (tail == _BOM and not self._started):
             raise IncompleteStreamError(
                 "the stream ended in the middle of a line", snippet=snippet(tail)
             )
-        return [self._dispatch()] if self._data else []
+        self._data = []
+        self._event = ""
+        return []
 
     @staticmethod
     def _decode(raw: bytes) -> str:

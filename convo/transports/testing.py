@@ -93,7 +93,8 @@ class ScriptedTransport(Transport):
     """Answers each request with the next scripted item, and records the requests.
 
     An item is a text, a :class:`Reply`, an assistant :class:`Message`, a completion
-    dict, a list of chunk dicts (streamed as they are), or an exception to raise.
+    dict, a list of chunk dicts (streamed as they are; an exception among them is raised
+    where it stands, as a transport does when a stream is cut), or an exception to raise.
     """
 
     def __init__(self, *script: Any) -> None:
@@ -127,7 +128,10 @@ class ScriptedTransport(Transport):
     def stream(self, request: Request) -> Iterator[Chunk]:
         answer = self._next(request)
         if isinstance(answer, list):
-            yield from answer
+            for chunk in answer:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                yield chunk
         else:
             yield from chunks_from_reply(_with_usage(_to_reply(answer), request))
 

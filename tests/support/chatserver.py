@@ -2,12 +2,13 @@
 
 Hand-written HTTP/1.1 over asyncio, with keep-alive, in a background thread (or
 its own process: ``python -m tests.support.chatserver --port 8000``). By default
-it answers every ``POST .../chat/completions`` deterministically: ``"echo: "`` plus
-the last user message, ``n`` choices (choice ``i > 0`` gets a ``" #i"`` suffix),
-``max_tokens`` counted in words (then ``finish_reason: "length"``), usage counted in
-words, JSON or an event stream as asked, usage in the stream when
-``stream_options.include_usage`` is set. A queue of scripted items overrides the
-default one request at a time, to inject faults::
+it answers every ``POST .../chat/completions`` (and, in their own formats,
+``.../messages`` and ``.../responses``: see :mod:`tests.support.formats`)
+deterministically: ``"echo: "`` plus the last user message, ``n`` choices (choice
+``i > 0`` gets a ``" #i"`` suffix), ``max_tokens`` counted in words (then
+``finish_reason: "length"``), usage counted in words, JSON or an event stream as
+asked, usage in the stream when ``stream_options.include_usage`` is set. A queue of
+scripted items overrides the default one request at a time, to inject faults::
 
     with ChatServer() as server:
         server.script(error(429, "slow down", headers={"retry-after": "1"}), Answer("hi"))
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import socket
@@ -36,6 +38,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, TypeAlias
+
+from tests.support import formats
 
 __all__ = [
     "Answer",
@@ -149,6 +153,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    header_lines: list[tuple[str, str]] = field(default_factory=list)  # as sent, repeats kept
 
     @property
     def json(self) -> Any:
@@ -275,9 +280,12 @@ class _Renderer:
 class ChatServer:
     """The server; ``start()`` (or ``with``) runs it in a daemon thread on an ephemeral port."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cors: bool = False) -> None:
         self.host = host
         self.port = port
+        # cors: answer preflights and allow any origin, as a browser page on another
+        # origin (the playground) needs; GET .../models then lists one model.
+        self.cors = cors
         self.requests: list[Recorded] = []
         self.open_connections = 0
         self.total_connections = 0
@@ -396,17 +404,28 @@ class ChatServer:
         lines = head.decode("latin-1").split("\r\n")
         method, path, _ = lines[0].split(" ", 2)
         headers = {}
+        header_lines = []
         for line in lines[1:]:
             if line:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
+                header_lines.append((name.strip().lower(), value.strip()))
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = await _read_chunked(reader)
         else:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-        recorded = Recorded(method, path, headers, body)
+        recorded = Recorded(method, path, headers, body, header_lines)
         self.requests.append(recorded)
+        if self.cors and method == "OPTIONS":
+            await _respond(writer, Respond(204, headers=_CORS), 0)
+            return True
+        if self.cors and method == "GET" and path.rstrip("/").endswith("/models"):
+            models = {"object": "list", "data": [{"id": "chatserver", "object": "model"}]}
+            await _respond(writer, Respond(200, models, headers=_CORS), 0)
+            return True
         item = self._script.popleft() if self._script else None
+        if self.cors and isinstance(item, Respond | Events | Answer):
+            item = dataclasses.replace(item, headers={**_CORS, **item.headers})
         keep = await self._answer(item, recorded, reader, writer)
         return keep and headers.get("connection", "").lower() != "close"
 
@@ -431,24 +450,45 @@ class ChatServer:
             return True
         if isinstance(item, Events):
             return await _events(reader, writer, item, number)
-        if req.method != "POST" or not req.path.rstrip("/").endswith("/chat/completions"):
+        kind = formats.kind_of(req.path)
+        if req.method != "POST" or kind is None:
             await _respond(writer, error(404, f"no route {req.method} {req.path}"), number)
             return True
         try:
-            body = req.json
+            raw = req.json
         except ValueError:
             await _respond(
                 writer, error(400, "the body is not JSON", type="invalid_request_error"), number
             )
             return True
+        body = formats.chat_view(kind, raw)
         answer = item if isinstance(item, Answer) else _echo(body)
+        if self.cors and item is None:
+            answer.headers = dict(_CORS)
         await asyncio.sleep(answer.delay)
         rendered = _Renderer(answer, body, number)
+        if kind != "chat":
+            # Anthropic Messages or OpenAI Responses: the same answer, in that format.
+            data, named = formats.render(kind, rendered, raw.get("stream") is True)
+            if named:
+                stream = Events(named, done=False, headers=answer.headers)
+                return await _events(reader, writer, stream, number)
+            await _respond(writer, Respond(200, data, headers=answer.headers), number)
+            return True
         if body.get("stream") is True:
             events = Events(rendered.chunks(), headers=answer.headers)
             return await _events(reader, writer, events, number)
         await _respond(writer, Respond(200, rendered.completion(), headers=answer.headers), number)
         return True
+
+
+_CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-headers": "authorization, content-type",
+    "access-control-expose-headers": "retry-after, x-request-id",
+    "access-control-max-age": "600",
+}
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

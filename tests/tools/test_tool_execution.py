@@ -150,7 +150,7 @@ def test_sync_tool_timeout() -> None:
     prepared = PreparedCall(call("stuck", "{}"), Tool(stuck, timeout=0.05), {})
     try:
         answer = run(prepared)
-        assert answer.text == "Error: the tool stuck did not finish within 0.05 seconds"
+        assert answer.text.startswith("Error: the tool stuck did not finish within 0.05 seconds;")
         with pytest.raises(ToolTimeoutError) as info:
             run(prepared, on_error="raise")
         assert info.value.tool_call_id == "call_1"
@@ -181,7 +181,7 @@ def test_async_tool_timeout_from_sync_code() -> None:
         await asyncio.Event().wait()
 
     answer = run(PreparedCall(call("forever", "{}"), Tool(forever, timeout=0.05), {}))
-    assert answer.text == "Error: the tool forever did not finish within 0.05 seconds"
+    assert answer.text.endswith("within 0.05 seconds; it was cancelled")
 
 
 async def test_sync_run_inside_a_running_loop_still_runs_async_tools() -> None:

@@ -81,8 +81,11 @@ async def test_per_tool_timeouts_async_and_sync() -> None:
         )  # fmt: skip
     finally:
         release.set()
-    assert answers[0].text == "Error: the tool hangs did not finish within 0.05 seconds"
-    assert answers[1].text == "Error: the tool blocks did not finish within 0.05 seconds"
+    assert answers[0].text.endswith("hangs did not finish within 0.05 seconds; it was cancelled")
+    assert answers[1].text == (
+        "Error: the tool blocks did not finish within 0.05 seconds; "
+        "it keeps running in the background and may still complete"
+    )
     assert answers[2].text == "done"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from convo.messages import Message
 from convo.reply import Reply
 from convo.request import Request
+from convo.streaming import RESPONSE_KEY
 from convo.transports.base import Chunk
 from convo.transports.openai import OpenAITransport
 from convo.wire import build_body
@@ -34,7 +35,16 @@ async def complete(t: OpenAITransport, request: Request, mode: str) -> Reply:
     return await t.acomplete(request)
 
 
-async def collect(t: OpenAITransport, request: Request, mode: str) -> list[Chunk]:
+async def collect_raw(t: OpenAITransport, request: Request, mode: str) -> list[Chunk]:
+    """The chunks as the transport yields them (the first carries the response's info)."""
     if mode == "sync":
         return list(t.stream(request))
     return [chunk async for chunk in t.astream(request)]
+
+
+async def collect(t: OpenAITransport, request: Request, mode: str) -> list[Chunk]:
+    """The chunks as the server sent them (the response info taken off the first)."""
+    chunks = await collect_raw(t, request, mode)
+    if chunks:
+        chunks[0] = {k: v for k, v in chunks[0].items() if k != RESPONSE_KEY}
+    return chunks

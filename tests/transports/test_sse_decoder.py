@@ -42,7 +42,8 @@ def datas(events: list[ServerSentEvent]) -> list[str]:
         (b"data:  two spaces\n\n", [" two spaces"]),  # only one space is removed
         (b"data\n\n", [""]),  # a field with no colon
         (b"event: x\n\ndata: a\n\n", ["a"]),  # an event name without data is dropped
-        (b"data: a\n", ["a"]),  # whole lines, no final blank line: still the event
+        (b"data: a\n", []),  # whole lines, no final blank line: never dispatched (WHATWG)
+        (b"data: a\n\ndata: b\n", ["a"]),  # a body cut after a complete line is not data
     ],
 )
 def test_framings_at_every_split(raw: bytes, expected: list[str]) -> None:

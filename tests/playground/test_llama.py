@@ -1,0 +1,62 @@
+"""Against llama.cpp's own OpenAI server, directly: the real local model, no convo between."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.playground.conftest import Page, screenshot
+from tests.playground.test_flow import KEY, request_json, send, set_key
+from tests.playground.test_snippets import LOOPBACK, snippet
+from tests.support import require
+
+expect = require("playwright.sync_api", "needs playwright").expect
+
+
+def target(page: Page, base: str) -> str:
+    page.get_by_label("Base URL", exact=True).fill(base)
+    expect(page.locator("#models-status")).to_contain_text("Models listed by the target")
+    model = request_json(page)["model"]
+    assert model != "gpt-4"  # replaced by what the server lists
+    page.get_by_label("temperature", exact=True).fill("0")
+    page.get_by_label("max_tokens", exact=True).fill("12")
+    return model
+
+
+def test_seed_flow_against_llama_cpp(page: Page, llama_server: str) -> None:
+    set_key(page)
+    model = target(page, llama_server)
+    send(page, timeout=180_000)
+    reply = page.locator("#chat .assistant .text").last.inner_text()
+    assert reply.strip()
+    usage = page.get_by_role("region", name="Usage")
+    prompt = int(usage.locator("[data-usage=prompt_tokens]").inner_text())
+    completion = int(usage.locator("[data-usage=completion_tokens]").inner_text())
+    assert prompt > 0
+    assert 0 < completion <= 12
+    assert int(usage.locator("[data-usage=total_tokens]").inner_text()) == prompt + completion
+    screenshot(page.page, "llama")
+    # the generated cURL, run against the same server, gets the same (greedy) answer
+    body = request_json(page)
+    body["messages"] = body["messages"][:-1]
+    page.get_by_label("Request", exact=True).fill(json.dumps(body))
+    command = snippet(page, "cURL").replace("YOUR_API_KEY", KEY)
+    run = subprocess.run(
+        ["bash", "-c", command], capture_output=True, timeout=120, env=LOOPBACK, check=True
+    )
+    answer = json.loads(run.stdout)
+    assert answer["model"] == model or answer["model"]
+    assert answer["choices"][0]["message"]["content"] == reply
+    # the key went to llama.cpp's server only
+    keyed = {r.url.split("/v1")[0] for r in page.requests if KEY in str(r.all_headers())}
+    assert keyed == {llama_server.split("/v1")[0]}
+
+
+def test_stream_against_llama_cpp(page: Page, llama_server: str) -> None:
+    target(page, llama_server)
+    page.get_by_label("stream", exact=True).check()
+    send(page, timeout=180_000)
+    assert page.locator("#chat .assistant .text").last.inner_text().strip()
+    assert "finish_reason: " in page.get_by_role("region", name="Response").inner_text()
+    # this server sends no usage in a stream; the page says so
+    expect(page.get_by_role("region", name="Usage")).to_contain_text("The server sent no usage.")
