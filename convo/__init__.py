@@ -12,6 +12,8 @@ dependency (httpx2, SQLAlchemy, Jinja) are imported on first use, so that
 
 from __future__ import annotations
 
+__version__ = "0.1.0"  # the one place the version is written (pyproject reads it)
+
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         AsyncConversation as AsyncConversation,
         Conversation as Conversation,
     )
+    from convo.limits import UsageLimits as UsageLimits
     from convo.store import AsyncSQLStore as AsyncSQLStore, SQLStore as SQLStore
     from convo.stream import AsyncStream as AsyncStream, Stream as Stream
     from convo.summary import (
@@ -80,6 +83,7 @@ _LAZY = {
     "TemplateLibrary": "convo.templates",
     "TemplateRegistry": "convo.templates",
     "TokenCounter": "convo.tokens",
+    "UsageLimits": "convo.limits",
     "Tool": "convo.tools",
     "ToolRegistry": "convo.tools",
     "context_window": "convo.budget",

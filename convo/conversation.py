@@ -25,6 +25,7 @@ import inspect
 from collections.abc import AsyncGenerator, Generator, Iterator
 from typing import Any, Self
 
+from convo import telemetry
 from convo.effects import (
     CLOSE_STREAM,
     NEXT_CHUNK,
@@ -64,18 +65,26 @@ class Conversation(BaseConversation):
         retried), then the whole turn is committed - or, if anything fails, nothing is.
         """
         ctx = self._context(params, stream=False)
-        return _reply(self._drive(run_turn(ctx, self._new_messages(content))))
+        return _reply(self._events(ctx, self._new_messages(content)))
 
     def stream(self, content: Content, **params: Any) -> Stream[Any]:
         """Stream the reply: iterate text deltas (partial objects with ``response_format``)."""
         ctx = self._context(params, stream=True)
-        flow = run_turn(ctx, self._new_messages(content))
-        return Stream(self._drive(flow), structured=ctx.output is not None)
+        return Stream(
+            self._events(ctx, self._new_messages(content)), structured=ctx.output is not None
+        )
 
     def resolve(self, tool_call_id: str, approved: bool, **params: Any) -> Reply:
         """Decide a deferred approval; once nothing else awaits, the turn goes on."""
         ctx = self._context(params, stream=False)
-        return _reply(self._drive(run_turn(ctx, (), [(tool_call_id, approved)])))
+        return _reply(self._events(ctx, (), [(tool_call_id, approved)]))
+
+    def _events(self, ctx: Any, new: Any, resolutions: Any = ()) -> Iterator[Event]:
+        flow = run_turn(ctx, new, resolutions)
+        traced = telemetry.start(ctx, self.id, self.transport)
+        if traced is None:
+            return self._drive(flow)
+        return traced.events(self._drive(traced.flow(flow)))
 
     def _drive(self, flow: Flow) -> Iterator[Event]:
         transport = self.transport
@@ -156,7 +165,10 @@ class Conversation(BaseConversation):
         what the budget can use), so a long conversation reloads fast; new turns are
         appended to the whole stored history all the same."""
         stored = store.load(id) if tail is None else store.load(id, tail=tail)
-        return cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        conv = cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        if conv.limits is not None and hasattr(store, "totals"):
+            conv._set_spent(store.totals(id))  # per-conversation limits count earlier turns
+        return conv
 
     def close(self) -> None:
         """Close the transport if this conversation created it (a given one is yours)."""
@@ -178,18 +190,25 @@ class AsyncConversation(BaseConversation):
     async def send(self, content: Content, **params: Any) -> Reply:
         """Send ``content`` and return the reply (see :meth:`Conversation.send`)."""
         ctx = self._context(params, stream=False)
-        return await _areply(self._drive(run_turn(ctx, self._new_messages(content))))
+        return await _areply(self._events(ctx, self._new_messages(content)))
 
     def stream(self, content: Content, **params: Any) -> AsyncStream[Any]:
         """Stream the reply: ``async for`` text deltas; ``async with`` closes it surely."""
         ctx = self._context(params, stream=True)
-        flow = run_turn(ctx, self._new_messages(content))
-        return AsyncStream(self._drive(flow), structured=ctx.output is not None)
+        events = self._events(ctx, self._new_messages(content))
+        return AsyncStream(events, structured=ctx.output is not None)
 
     async def resolve(self, tool_call_id: str, approved: bool, **params: Any) -> Reply:
         """Decide a deferred approval (see :meth:`Conversation.resolve`)."""
         ctx = self._context(params, stream=False)
-        return await _areply(self._drive(run_turn(ctx, (), [(tool_call_id, approved)])))
+        return await _areply(self._events(ctx, (), [(tool_call_id, approved)]))
+
+    def _events(self, ctx: Any, new: Any, resolutions: Any = ()) -> AsyncGenerator[Event, None]:
+        flow = run_turn(ctx, new, resolutions)
+        traced = telemetry.start(ctx, self.id, self.transport)
+        if traced is None:
+            return self._drive(flow)
+        return traced.aevents(self._drive(traced.flow(flow)))
 
     async def _drive(self, flow: Flow) -> AsyncGenerator[Event, None]:
         transport = self.transport
@@ -283,7 +302,14 @@ class AsyncConversation(BaseConversation):
             stored = await method(id, **kwargs)
         else:
             stored = await asyncio.to_thread(method, id, **kwargs)
-        return cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        conv = cls._restored(stored, {"transport": transport, "store": store, **overrides})
+        if conv.limits is not None and hasattr(store, "totals"):
+            totals = store.totals
+            if inspect.iscoroutinefunction(inspect.unwrap(totals)):
+                conv._set_spent(await totals(id))
+            else:
+                conv._set_spent(await asyncio.to_thread(totals, id))
+        return conv
 
     async def aclose(self) -> None:
         """Close the transport if this conversation created it (a given one is yours)."""

@@ -46,7 +46,10 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     │   ├── StoreBusyError           the database stayed locked past the bound
     │   └── CorruptRowError          .table, .row_id
     ├── PluginError                  .plugin: a plugin failed to load or register
-    └── McpError                     an MCP server could not be started or reached
+    ├── McpError                     an MCP server could not be started or reached
+    ├── UsageLimitExceeded           .limit, .value, .maximum: a UsageLimits bound
+    └── CassetteError                a cassette cannot answer (convo.testing)
+        └── CassetteMismatchError    .closest, .diff: no recorded request matches
 
 Every error keeps what a caller needs to act on it, and none ever carries an API key.
 """
@@ -62,6 +65,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetError",
+    "CassetteError",
+    "CassetteMismatchError",
     "ConflictError",
     "ContentFilterError",
     "ConversationNotFoundError",
@@ -103,6 +108,7 @@ __all__ = [
     "TruncatedError",
     "UndefinedVariableError",
     "UnprocessableEntityError",
+    "UsageLimitExceeded",
     "VersionConflictError",
     "status_error",
 ]
@@ -469,3 +475,36 @@ class McpError(ConvoError):
 
     At start it is raised; during a call it becomes the ``tool`` message the model gets.
     """
+
+
+# -- limits and testing --------------------------------------------------------------
+
+
+class UsageLimitExceeded(ConvoError):
+    """A :class:`convo.UsageLimits` bound was reached; the history is as before the turn.
+
+    ``limit`` names the bound (``"max_requests"``, ``"max_turn_tokens"``,
+    ``"max_total_tokens"``, ``"max_cost"``), ``value`` is what the turn would reach and
+    ``maximum`` the bound.
+    """
+
+    def __init__(self, message: str, *, limit: str, value: float, maximum: float):
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+
+
+class CassetteError(ConvoError):
+    """A cassette cannot answer: a file that is not a cassette, nothing left to replay,
+    or (strict mode) recorded interactions that were never played."""
+
+
+class CassetteMismatchError(CassetteError):
+    """No recorded request matches; ``closest`` is the nearest recorded body and
+    ``diff`` the difference (a unified diff of the normalized JSON)."""
+
+    def __init__(self, message: str, *, closest: Any = None, diff: str = ""):
+        super().__init__(message)
+        self.closest = closest
+        self.diff = diff

@@ -19,8 +19,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Self
 
 from convo.budget import History, budget_for, check_sequence, context_window
+from convo.cost import Prices
 from convo.effects import CommitPlan
 from convo.errors import InputError, MessageError, ParameterError, VersionConflictError
+from convo.limits import UsageLimits
 from convo.messages import Message, MessageLike, to_messages
 from convo.params import Split, check_params, split_params
 from convo.pending import Awaiting, ToolResult
@@ -81,6 +83,7 @@ class BaseConversation:
         id: str | None = None,
         title: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        limits: UsageLimits | None = None,
         **params: Any,
     ) -> None:
         history = to_messages(messages or ())
@@ -138,6 +141,12 @@ class BaseConversation:
         self._lock = threading.Lock()  # a commit's check-and-apply, against other threads
         self._tool_tokens = ToolTokens()
         self._offset = 0  # where the history in memory begins (a tail loaded from a store)
+        if limits is not None and not isinstance(limits, UsageLimits):
+            raise ParameterError("limits must be a convo.UsageLimits", param="limits")
+        self.limits = limits
+        # What the committed turns used (tokens, USD of the priced ones), for the limits.
+        self._spent: tuple[int, float] = (0, 0.0)
+        self._prices = Prices()
 
     # -- what the model sees ---------------------------------------------------------
 
@@ -273,6 +282,9 @@ class BaseConversation:
             started=time.perf_counter(),
             tool_tokens=self._tool_tokens,
             offset=self._offset,
+            limits=self.limits,
+            spent=self._spent,
+            prices=self._prices,
         )
 
     def _new_messages(self, content: Content) -> list[Message]:
@@ -367,7 +379,17 @@ class BaseConversation:
             if plan.summary is not None:
                 self._summary = plan.summary
             self._awaiting = plan.awaiting
+            meta = plan.meta
+            tokens, cost = self._spent
+            self._spent = (
+                tokens + (meta.usage.total_tokens if meta.usage else 0),
+                cost + (meta.cost or 0.0),
+            )
         return version
+
+    def _set_spent(self, totals: Any) -> None:
+        """What the stored turns used, for the per-conversation limits."""
+        self._spent = (int(totals.total_tokens), float(getattr(totals, "cost", None) or 0.0))
 
     def _commit_local(self, plan: CommitPlan) -> int:
         """Commit without a store: check and apply as one step."""
@@ -397,6 +419,7 @@ class BaseConversation:
             output_mode=self.output_mode,
             encoding=self.encoding,
             title=self.title,
+            limits=self.limits,
             metadata=self.metadata,
             **self._own,
             **_option_kwargs(self._options),

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from convo.budget import fit
+from convo.cost import Prices, cost_of
 from convo.effects import (
     CLOSE_STREAM,
     NEXT_CHUNK,
@@ -61,6 +62,7 @@ from convo.events import (
     PartialOutput,
     TextDelta,
 )
+from convo.limits import Meter, UsageLimits
 from convo.messages import Message
 from convo.pending import Awaiting
 from convo.reply import Reply, Usage, add_usage
@@ -126,6 +128,9 @@ class TurnContext:
     options: RequestOptions = NO_OPTIONS  # how to send (timeout, headers, ...), not the body
     extra_body: Mapping[str, Any] = field(default_factory=dict)  # merged into the body as is
     stream_usage: bool = True  # the transport's server accepts stream_options.include_usage
+    limits: UsageLimits | None = None
+    spent: tuple[int, float] = (0, 0.0)  # the conversation's committed tokens and cost
+    prices: Prices | None = None
 
 
 ToolParts = tuple[tuple[dict[str, Any], ...], ...]
@@ -238,16 +243,27 @@ class _Turn:
     (earlier, for a turn resumed after a suspension), and how many of its messages were
     already committed by the turn it resumes."""
 
-    __slots__ = ("base_length", "carried", "start", "usage")
+    __slots__ = ("base_length", "carried", "meter", "start", "usage")
 
-    def __init__(self, base_length: int, start: int, carried: int = 0) -> None:
+    def __init__(self, ctx: TurnContext) -> None:
         self.usage: Usage | None = None
-        self.base_length = base_length
-        self.start = start
-        self.carried = carried
+        self.base_length = self.start = len(ctx.history)
+        self.carried = 0
+        limits = ctx.limits
+        self.meter = (
+            Meter(limits, ctx.model, *ctx.spent, prices=ctx.prices) if limits is not None else None
+        )
+
+    def call(self, request: Request) -> CallModel:
+        """A model call, once the usage limits allow it (the summary's call too)."""
+        if self.meter is not None:
+            self.meter.before(self.usage, request.prompt_tokens)
+        return CallModel(request)
 
     def add(self, reply: Reply) -> None:
         self.usage = add_usage(self.usage, reply.usage)
+        if self.meter is not None:
+            self.meter.after(self.usage, reply.model)
 
 
 def run_turn(
@@ -260,7 +276,7 @@ def run_turn(
     turn awaits; ``resolutions`` are ``(tool_call_id, approved)`` for deferred approvals.
     """
     _check_choose(ctx)
-    turn = _Turn(len(ctx.history), len(ctx.history))
+    turn = _Turn(ctx)
     pending: list[Message] = []
     results, new = _split_results(new)
     awaiting = ctx.awaiting
@@ -292,7 +308,7 @@ def run_turn(
         pending = [*carried, *answers]
     pending.extend(new)
     summary = ctx.summary
-    made = yield from summarize(ctx, pending, turn, build_request, CallModel)
+    made = yield from summarize(ctx, pending, turn, build_request, turn.call)
     if made is not None:
         summary = made
     rounds = retries = 0
@@ -302,6 +318,8 @@ def run_turn(
         request = build_request(ctx, pending, summary)
         if ctx.stream:
             yield Emit(ModelCall(reason, request))
+        if turn.meter is not None:
+            turn.meter.before(turn.usage, request.prompt_tokens)
         reply = _pick(ctx, (yield from _call(ctx, request)), request)
         turn.add(reply)
         message = reply.message
@@ -483,6 +501,7 @@ def _plan(
     name, digest = ctx.template
     meta = TurnMeta(
         usage=turn.usage,
+        cost=(ctx.prices or cost_of)(reply.model or ctx.model, turn.usage),
         model=reply.model or ctx.model,
         params=ctx.params,
         finish_reason=reply.finish_reason,

@@ -46,6 +46,14 @@ FORBIDDEN = {
         "convo.store.sql",
     ],
     "rounds": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    # Limits and prices are decisions of the turn: no I/O machinery.
+    "limits": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "cost": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    # Tracing observes the turn's effects; it does no I/O of its own and knows no driver.
+    "telemetry": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
+    "redact": ["convo", "httpx2", "sqlalchemy"],
+    # Cassettes sit at the transport boundary: they know transports, never a conversation.
+    "testing": ["sqlalchemy", "convo.store", "convo.conversation", "convo.turn", "convo.state"],
     "events": ["convo.transports", "convo.store", "convo.conversation", "httpx2", "sqlalchemy"],
     "budget": ["httpx2", "sqlalchemy", "convo.transports", "convo.store"],
     "tokens": ["httpx2", "sqlalchemy", "convo.transports", "convo.store", "convo.conversation"],
@@ -79,6 +87,22 @@ FORBIDDEN = {
         "convo.store.sql",
         "convo.store.models",
     ],
+    # The server drives conversations through the public API only: no turn internals,
+    # no store machinery, no HTTP client of its own (the transports talk upstream).
+    "serve": [
+        "httpx",
+        "httpx2",
+        "sqlalchemy",
+        "convo.turn",
+        "convo.state",
+        "convo.effects",
+        "convo.rounds",
+        "convo.cli",
+        "convo.store.sql",
+        "convo.store._engine",
+        "convo.store.models",
+        "convo.transports.openai",
+    ],
 }
 
 # The playground only serves its files: it never sees a conversation, a store or a key.
@@ -94,6 +118,11 @@ FORBIDDEN["playground"] = [
     "convo.turn",
     "convo.cli",
 ]
+
+# Nothing in the core knows the server (it is an optional extra on top).
+for _part in list(FORBIDDEN):
+    if _part != "serve":
+        FORBIDDEN[_part] = [*FORBIDDEN[_part], "convo.serve", "starlette", "uvicorn"]
 
 # The values a store speaks in (convo/store/base.py: pydantic only) may be known by the
 # turn, which plans the commit in them; the store's machinery may not.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import click
+import platformdirs
 
 import convo
 from convo.cli.base import (
@@ -16,12 +18,20 @@ from convo.cli.base import (
     conversation_options,
     errors,
 )
+from convo.cli.prompt import EDIT, MULTI, enable_line_editing, read_message
 from convo.cli.session import open_conversation, parse_params
+from convo.events import ModelCall, TextDelta
 
 
-def _show_usage(reply: convo.Reply | None) -> None:
+def _show_usage(reply: convo.Reply | None, request: convo.Request | None) -> None:
     if reply is None:
         return
+    if request is not None and request.dropped:
+        click.echo(
+            f"[trimmed: {len(request.dropped)} older messages left out to fit the "
+            f"{request.budget}-token prompt budget]",
+            err=True,
+        )
     local = reply.prompt_tokens_local
     if reply.usage is None:
         click.echo(f"[usage: not reported; prompt about {local} tokens by convo's count]", err=True)
@@ -36,15 +46,19 @@ def _show_usage(reply: convo.Reply | None) -> None:
 
 def _reply(conv: convo.Conversation, text: str, params: dict[str, Any], usage: bool) -> None:
     try:
+        request = None
         with conv.stream(text, **params) as stream:
-            for delta in stream:
-                click.echo(delta, nl=False)
+            for event in stream.events():
+                if isinstance(event, TextDelta):
+                    click.echo(event.text, nl=False)
+                elif isinstance(event, ModelCall) and request is None:
+                    request = event.request
     except KeyboardInterrupt:
         # Leaving the stream closed the response; the turn never reached the history.
         raise TurnInterrupted from None
     click.echo()
     if usage:
-        _show_usage(stream.reply)
+        _show_usage(stream.reply, request)
 
 
 @cli.command()
@@ -52,19 +66,22 @@ def _reply(conv: convo.Conversation, text: str, params: dict[str, Any], usage: b
 def chat(usage: bool, options: tuple[tuple[str, str], ...], **setup: Any) -> None:
     """Chat interactively; type 'exit' or press Ctrl-D to stop.
 
+    Arrow keys edit and recall lines; a paste is one message; '!multi' starts a
+    message of several lines, ended by '!end'; '!edit' writes one in $EDITOR.
     Ctrl-C during a reply drops that turn and returns to the prompt.
     """
     with errors(), ExitStack() as stack:
         params = parse_params(options)
         conv = open_conversation(stack, **setup)
         click.echo(
-            f"Chatting with {conv.model} (conversation {conv.id}). Ctrl-D or 'exit' quits.",
+            f"Chatting with {conv.model} (conversation {conv.id}). Ctrl-D or 'exit' quits; "
+            f"'{MULTI}' for several lines, '{EDIT}' for $EDITOR.",
             err=True,
         )
+        enable_line_editing(Path(platformdirs.user_data_dir("convo")) / "history")
         while True:
-            try:
-                text = click.prompt("", prompt_suffix="> ", default="", show_default=False)
-            except (EOFError, click.Abort):
+            text = read_message()
+            if text is None:
                 click.echo(err=True)
                 return
             if text.strip() in ("exit", "quit"):

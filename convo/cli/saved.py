@@ -1,4 +1,4 @@
-"""Saved conversations: ``ls``, ``show``, ``export``, ``import``."""
+"""Saved conversations: ``ls``, ``show``, ``usage``, ``export``, ``import``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,32 @@ def show(conversation_id: str, db: str | None) -> None:
                 f"{c.function.name}({c.function.arguments})" for c in m.tool_calls or ()
             )
             click.echo(f"\n[{label}]\n{m.text or calls}")
+
+
+def _totals_line(label: str, t: Any) -> str:
+    cost = "cost unknown" if t.cost is None else f"${t.cost:.6f}"
+    if t.cost is not None and t.unpriced:
+        cost += f" (+{t.unpriced} unpriced turns)"
+    return (
+        f"{label}  {t.prompt_tokens} prompt + {t.completion_tokens} completion = "
+        f"{t.total_tokens} tokens  {cost}"
+    )
+
+
+@cli.command("usage")
+@click.argument("conversation_id", metavar="[ID]", required=False)
+@click.option("--limit", default=20, show_default=True, help="How many conversations to list.")
+@db_option
+def usage_(conversation_id: str | None, limit: int, db: str | None) -> None:
+    """Tokens and cost (USD, where the price is known): of one conversation, or of the
+    most recent ones and of all."""
+    with errors(), convo.SQLStore(db) as store:
+        if conversation_id is not None:
+            click.echo(_totals_line(conversation_id, store.totals(conversation_id)))
+            return
+        for c in store.list(limit=limit):
+            click.echo(_totals_line(c.id, store.totals(c.id)))
+        click.echo(_totals_line("all", store.totals()))
 
 
 @cli.command("export")

@@ -46,6 +46,7 @@ GROUP = "convo"
 
 BUILTINS: tuple[tuple[str, str], ...] = (
     ("openai", "convo.plugins.builtin"),
+    ("serve", "convo.plugins.serve_command"),
     ("playground", "convo.plugins.playground_command"),
 )
 """``(name, module)`` of the plugins that ship with convo; they register like any other."""

@@ -303,6 +303,7 @@ def turn_columns(meta: TurnMeta) -> dict[str, Any]:
         "params": dumps(scrub(meta.params)),
         "finish_reason": meta.finish_reason,
         "latency_ms": meta.latency_ms,
+        "cost": meta.cost,
         "template_name": meta.template_name,
         "template_hash": meta.template_hash,
     }
@@ -319,6 +320,7 @@ def turn_from_row(row: Any) -> TurnMeta:
             params=params,
             finish_reason=row.finish_reason,
             latency_ms=row.latency_ms,
+            cost=row.cost,
             template_name=row.template_name,
             template_hash=row.template_hash,
         )

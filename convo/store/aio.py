@@ -24,12 +24,12 @@ from datetime import datetime
 from typing import Any, Self
 
 from convo.messages import Message
-from convo.reply import Usage
 from convo.store._engine import Durability
 from convo.store.base import (
     ConversationHeader,
     ConversationSummary,
     StoredConversation,
+    Totals,
     TurnMeta,
 )
 from convo.store.sql import SQLStore
@@ -126,7 +126,7 @@ class AsyncSQLStore:
         """See :meth:`SQLStore.delete`."""
         await asyncio.to_thread(self.sync.delete, conversation_id)
 
-    async def totals(self, conversation_id: str) -> Usage:
+    async def totals(self, conversation_id: str | None = None) -> Totals:
         """See :meth:`SQLStore.totals`."""
         return await asyncio.to_thread(self.sync.totals, conversation_id)
 

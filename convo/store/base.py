@@ -23,6 +23,7 @@ __all__ = [
     "ConversationSummary",
     "Store",
     "StoredConversation",
+    "Totals",
     "TurnMeta",
 ]
 
@@ -61,12 +62,25 @@ class TurnMeta(_Value):
     """
 
     usage: Usage | None = None
+    cost: float | None = None  # USD; None when the model's price is unknown
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     finish_reason: str | None = None
     latency_ms: float | None = None
     template_name: str | None = None
     template_hash: str | None = None
+
+
+class Totals(Usage):
+    """What turns used, summed: tokens, and ``cost`` in USD over the turns whose price
+    is known (``None`` when none is); ``unpriced`` counts the turns without a price.
+
+    >>> Totals(total_tokens=7, cost=0.5).cost
+    0.5
+    """
+
+    cost: float | None = None
+    unpriced: int = 0
 
 
 class StoredConversation(_Value):

@@ -128,6 +128,7 @@ class TurnRow(Base):
     template_name: Mapped[str | None] = mapped_column(String(255))
     template_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    cost: Mapped[float | None] = mapped_column(Float)  # USD; NULL: the price is unknown
 
 
 class MetadataRow(Base):

@@ -41,7 +41,6 @@ from convo.errors import (
     VersionConflictError,
 )
 from convo.messages import Message
-from convo.reply import Usage
 from convo.store import _codec as codec, _rows as ops, _transfer
 from convo.store._checks import check_header, check_id, check_metadata_keys, check_turn
 from convo.store._engine import WRITE, Durability, default_url, make_engine, retrying
@@ -61,6 +60,7 @@ from convo.store.base import (
     ConversationHeader,
     ConversationSummary,
     StoredConversation,
+    Totals,
     TurnMeta,
 )
 
@@ -316,27 +316,32 @@ class SQLStore:
 
         return self._run(read, "reading turns", write=False)
 
-    def totals(self, conversation_id: str) -> Usage:
-        """The summed usage of the conversation's own turns, in one query."""
-        check_id(conversation_id)
-        query = (
-            select(
-                func.coalesce(func.sum(TR.prompt_tokens), 0),
-                func.coalesce(func.sum(TR.completion_tokens), 0),
-                func.coalesce(func.sum(TR.total_tokens), 0),
-            )
-            .select_from(C)
-            .outerjoin(TR, TR.conversation_id == C.id)
-            .where(C.id == conversation_id, ~C.deleted)
-            .group_by(C.id)
-        )
+    def totals(self, conversation_id: str | None = None) -> Totals:
+        """The summed usage and cost of the conversation's own turns (of every stored
+        conversation's, without an id), in one query."""
+        if conversation_id is not None:
+            check_id(conversation_id)
+        query = select(
+            func.coalesce(func.sum(TR.prompt_tokens), 0),
+            func.coalesce(func.sum(TR.completion_tokens), 0),
+            func.coalesce(func.sum(TR.total_tokens), 0),
+            func.sum(TR.cost),
+            func.count(TR.id) - func.count(TR.cost),
+        ).select_from(C)
+        query = query.outerjoin(TR, TR.conversation_id == C.id).where(~C.deleted)
+        if conversation_id is not None:
+            query = query.where(C.id == conversation_id).group_by(C.id)
 
-        def read(s: Connection) -> Usage:
+        def read(s: Connection) -> Totals:
             row = s.execute(query).first()
             if row is None:
-                raise ConversationNotFoundError(conversation_id)
-            return Usage(
-                prompt_tokens=int(row[0]), completion_tokens=int(row[1]), total_tokens=int(row[2])
+                raise ConversationNotFoundError(conversation_id or "")
+            return Totals(
+                prompt_tokens=int(row[0]),
+                completion_tokens=int(row[1]),
+                total_tokens=int(row[2]),
+                cost=float(row[3]) if row[3] is not None else None,
+                unpriced=int(row[4] or 0),
             )
 
         return self._run(read, "summing usage", write=False)

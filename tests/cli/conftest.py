@@ -83,6 +83,7 @@ def subprocess_env(tmp_path: Path, db_url: str) -> dict[str, str]:
         CONVO_DB=db_url,
         CONVO_CONFIG_DIR=str(tmp_path / "config"),
         NO_PROXY="*",
+        XDG_DATA_HOME=str(tmp_path / "data"),
         PYTHONUNBUFFERED="1",
     )
     return env

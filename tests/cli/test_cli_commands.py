@@ -306,3 +306,26 @@ def test_an_unreachable_model_is_one_line(run: Convo, monkeypatch: pytest.Monkey
     assert result.stderr.startswith("Error: POST http://127.0.0.1:")
     assert "Connection refused" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_usage_shows_tokens_and_cost_per_conversation_and_overall(
+    run: Convo, store: SQLStore
+) -> None:
+    from convo import Conversation, Reply, ScriptedTransport, Usage
+    from convo.messages import Message
+    from convo.reply import Choice
+
+    run("ask", "-m", "echo", "hello")  # a local model: its price is unknown
+    local = store.latest()
+    usage = Usage(prompt_tokens=1000, completion_tokens=100, total_tokens=1100)
+    reply = Reply(
+        choices=(Choice(message=Message.assistant("hi"), finish_reason="stop"),), usage=usage
+    )
+    priced = Conversation(model="gpt-4o-mini", transport=ScriptedTransport(reply), store=store)
+    priced.send("hi")
+    one = run("usage", priced.id).stdout
+    assert one == f"{priced.id}  1000 prompt + 100 completion = 1100 tokens  $0.000210\n"
+    lines = run("usage").stdout.splitlines()
+    assert lines[0].startswith(priced.id)
+    assert lines[1].startswith(f"{local}  ") and lines[1].endswith("cost unknown")
+    assert lines[2].startswith("all  1") and lines[2].endswith("$0.000210 (+1 unpriced turns)")

@@ -19,7 +19,7 @@ from convo_llamacpp.functions import render
 from convo_llamacpp.transport import LlamaCppTransport
 from convo_llamacpp.weights import DEFAULT_MODEL, GGUFFile, default_model_path
 
-from convo import Message, ParameterError, PluginError, Request
+from convo import Conversation, Message, ParameterError, PluginError, Request
 from convo.streaming import StreamAssembler
 from convo.wire import build_body
 
@@ -277,3 +277,22 @@ def test_resolved_through_the_plugin_system() -> None:
     assert isinstance(models.get_transport("local"), LlamaCppTransport)
     assert isinstance(models.get_transport("gguf:/x.gguf"), LlamaCppTransport)
     assert sys.modules["convo_llamacpp"].LOCAL_MODEL == "qwen2.5-coder-0.5b"
+
+
+def test_the_transport_declares_the_window_it_opens_the_model_with() -> None:
+    assert LlamaCppTransport(n_ctx=4096).context_window("local") == 2730
+    conv = Conversation("Be brief.", model="local", transport=LlamaCppTransport(n_ctx=1536))
+    assert conv.prepare("Hi").budget == 1024 - 1024 // 8
+
+
+def test_a_history_longer_than_the_window_is_trimmed_not_refused_by_llama() -> None:
+    # French counts a third more with Qwen's tokenizer than with tiktoken: the worst
+    # case measured for the margin the transport keeps back.
+    paste = "Le ciel est bleu parce que la lumière du soleil est diffusée par l'air. " * 12
+    local = LlamaCppTransport(n_ctx=512)
+    with Conversation("Be brief.", model="local", transport=local) as conv:
+        for n in range(3):
+            reply = conv.send(f"{n}: {paste}", max_tokens=8, temperature=0)
+            assert reply.finish_reason in ("stop", "length")
+        assert conv.prepare(paste, max_tokens=8).dropped
+        assert len(conv.history) == 6

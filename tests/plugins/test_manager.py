@@ -38,7 +38,9 @@ def bare() -> PluginManager:
 
 def test_builtin_openai_registers_through_the_hook_and_claims_every_name() -> None:
     pm = PluginManager(entry_points=False)
-    info = next(p for p in pm.plugins() if p.name == "openai")
+    infos = {i.name: i for i in pm.plugins()}
+    info = infos["openai"]
+    assert infos["serve"].hooks == ("register_commands",)  # `convo serve`, built in too
     assert info.hooks == ("register_transports",)
     assert "gpt-4o-mini" in info.models
     entry = pm.resolve("some-model-nobody-registered")

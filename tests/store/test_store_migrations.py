@@ -18,7 +18,7 @@ def test_from_empty_the_schema_matches_the_models(db_url: str) -> None:
     with SQLStore(db_url) as store:
         assert store.latest() is None
         engine = store._engine
-        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0003"
+        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0004"
         with engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"version_table": "convo_alembic_version"}
@@ -59,7 +59,7 @@ def test_upgrade_from_the_previous_schema_keeps_the_data(db_url: str) -> None:
 
     with SQLStore(db_url) as store:
         assert [m.text for m in store.load("old").messages] == ["old question ✓", "old answer"]
-        assert _migrate.current_revision(store._engine) == "0003"
+        assert _migrate.current_revision(store._engine) == _migrate.head_revision()
         [summary] = store.list()
         assert summary.preview == "old question ✓"  # backfilled by 0002
         assert store.append_turn("old", 1, [Message.user("new")], TurnMeta()) == 2

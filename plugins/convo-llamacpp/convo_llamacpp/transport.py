@@ -38,10 +38,33 @@ from convo.wire import parse_completion
 from convo_llamacpp.functions import chat_with_tools
 from convo_llamacpp.weights import default_model_path
 
-__all__ = ["ENV_MODEL", "LlamaCppTransport"]
+__all__ = ["ENV_MODEL", "ENV_N_CTX", "LlamaCppTransport", "n_ctx_from_env"]
 
 ENV_MODEL = "CONVO_LLAMACPP_MODEL"
 """Environment variable naming a GGUF file to use instead of the default model."""
+
+ENV_N_CTX = "CONVO_LLAMACPP_N_CTX"
+"""Environment variable setting the context size the model is opened with."""
+
+DEFAULT_N_CTX = 4096
+
+
+def n_ctx_from_env(value: str | None) -> int:
+    """The context size ``$CONVO_LLAMACPP_N_CTX`` asks for, else the default.
+
+    >>> n_ctx_from_env("2048"), n_ctx_from_env(None)
+    (2048, 4096)
+    """
+    if not value:
+        return DEFAULT_N_CTX
+    try:
+        n_ctx = int(value)
+    except ValueError:
+        n_ctx = 0
+    if n_ctx < 64:
+        raise ParameterError(f"{ENV_N_CTX} must be a whole number >= 64, got {value!r}")
+    return n_ctx
+
 
 # OpenAI parameters and the llama.cpp sampling extensions that create_completion takes.
 _SAMPLING = frozenset(
@@ -88,7 +111,7 @@ class LlamaCppTransport(Transport):
         self,
         model_path: str | os.PathLike[str] | None = None,
         *,
-        n_ctx: int = 4096,
+        n_ctx: int = DEFAULT_N_CTX,
         chat_format: str | None = None,
         n_threads: int | None = None,
         seed: int = 0,
@@ -103,6 +126,18 @@ class LlamaCppTransport(Transport):
 
     def __repr__(self) -> str:
         return f"LlamaCppTransport(model_path={self.model_path!r})"
+
+    def context_window(self, model: str) -> int:
+        """The window convo budgets with: the ``n_ctx`` the model is opened with.
+
+        convo counts with tiktoken's ``o200k_base``, not the model's own tokenizer, so
+        a third is kept back for the difference. Measured against Qwen2.5's tokenizer:
+        English prose, Python and diffs within 3.5% either way, French 32% more::
+
+            >>> LlamaCppTransport(n_ctx=4096).context_window("local")
+            2730
+        """
+        return self.n_ctx * 2 // 3
 
     def _path(self) -> Path:
         given = self.model_path or os.environ.get(ENV_MODEL)
