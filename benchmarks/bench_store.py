@@ -1,6 +1,7 @@
 """How much SQLStore costs over raw sqlite3 (WAL) doing the same work. Prints ratios.
 
     python benchmarks/bench_store.py [--rounds 5] [--turns 200] [--messages 10000]
+        [--durability normal|full]
 
 Work measured (medians over rounds, each on a fresh database file):
 
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from convo.messages import Message
 from convo.store import AsyncSQLStore, ConversationHeader, SQLStore, TurnMeta
+from convo.store._engine import Durability
 
 
 def _turn(n: int) -> list[Message]:
@@ -43,15 +45,16 @@ def _turn(n: int) -> list[Message]:
 class Floor:
     """Raw sqlite3 doing by hand what the store does, on the store's own schema (the
     same tables and indexes, made by its migrations) with the store's settings: WAL,
-    synchronous=NORMAL, foreign keys on, BEGIN IMMEDIATE for writes. The statements are
+    synchronous=NORMAL (FULL for ``--durability full``), foreign keys on, BEGIN
+    IMMEDIATE for writes. The statements are
     the ones the store runs for a turn and a load; what is left is the store's overhead.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, synchronous: str = "NORMAL"):
         with SQLStore(f"sqlite:///{path}") as store:
             store.latest()  # the first use creates the schema
         self.db = sqlite3.connect(path, isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "foreign_keys=ON"):
             self.db.execute(f"PRAGMA {pragma}")
         now = _now()
         self.db.execute(
@@ -132,15 +135,21 @@ def _time(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def one_round(directory: Path, turns: int, n_messages: int) -> dict[str, float]:
+def one_round(
+    directory: Path, turns: int, n_messages: int, durability: Durability = "normal"
+) -> dict[str, float]:
     times: dict[str, float] = {}
-    floor = Floor(directory / f"floor-{uuid.uuid4().hex}.db")
-    store = SQLStore(f"sqlite:///{directory / f'store-{uuid.uuid4().hex}.db'}")
+    floor = Floor(directory / f"floor-{uuid.uuid4().hex}.db", durability.upper())
+    store = SQLStore(
+        f"sqlite:///{directory / f'store-{uuid.uuid4().hex}.db'}", durability=durability
+    )
     store.latest()  # migrations happen once, before timing
     batches = [_turn(n) for n in range(turns)]
 
     cid, acid = uuid.uuid4().hex, uuid.uuid4().hex
-    async_store = AsyncSQLStore(f"sqlite:///{directory / f'async-{uuid.uuid4().hex}.db'}")
+    async_store = AsyncSQLStore(
+        f"sqlite:///{directory / f'async-{uuid.uuid4().hex}.db'}", durability=durability
+    )
     loop = asyncio.new_event_loop()
     loop.run_until_complete(async_store.latest())
     versions = {"floor": 0, "store": 0, "async": 0}
@@ -212,13 +221,20 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds")
+    parser.add_argument("--durability", choices=["normal", "full"], default="normal")
     args = parser.parse_args()
     if args.quick or os.environ.get("CONVO_BENCH_QUICK") == "1":
         args.rounds, args.turns, args.messages = 2, 50, 2_000
     with tempfile.TemporaryDirectory() as tmp:
-        rounds = [one_round(Path(tmp), args.turns, args.messages) for _ in range(args.rounds)]
+        rounds = [
+            one_round(Path(tmp), args.turns, args.messages, args.durability)
+            for _ in range(args.rounds)
+        ]
     rows = []
-    print(f"SQLite WAL file; {args.messages} messages; medians of {args.rounds} paired rounds")
+    print(
+        f"SQLite WAL file, durability {args.durability}; {args.messages} messages;"
+        f" medians of {args.rounds} paired rounds"
+    )
     print(f"{'case':<28}{'ms':>10}{'floor ms':>10}{'ratio':>8}  floor")
     for name, case, floor, floor_name in CASES:
         times = [r[case] * 1e3 for r in rounds]

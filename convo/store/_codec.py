@@ -156,6 +156,13 @@ def _tokens(text: str, row_id: object) -> dict[str, Any]:
         value = loads(text, MESSAGES, row_id, "tokens")  # raises, naming the error
     if not isinstance(value, dict):
         raise CorruptRowError("column tokens is not an object", table=MESSAGES, row_id=row_id)
+    for n in value.values():
+        if type(n) is not int or n < 0:
+            raise CorruptRowError(
+                "column tokens holds a count that is not a non-negative integer",
+                table=MESSAGES,
+                row_id=row_id,
+            )
     return value
 
 

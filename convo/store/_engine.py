@@ -7,24 +7,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from convo.errors import StoreBusyError, StoreError
+from convo.errors import InputError, StoreBusyError, StoreError
 from convo.store._raw import execute
 
-__all__ = ["WRITE", "default_url", "make_engine", "retrying", "store_error"]
+__all__ = [
+    "DURABILITY",
+    "WRITE",
+    "Durability",
+    "default_url",
+    "make_engine",
+    "retrying",
+    "store_error",
+]
 
 T = TypeVar("T")
+
+Durability = Literal["normal", "full"]
+DURABILITY: tuple[Durability, ...] = ("normal", "full")
 
 WRITE = "convo_write"  # execution option: this transaction will write
 _DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql", "sqlite": "pysqlite"}
@@ -39,7 +51,7 @@ def default_url() -> str:
     if url:
         return url
     directory = Path(platformdirs.user_data_dir("convo"))
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{directory / 'convo.db'}"
 
 
@@ -53,21 +65,47 @@ def _normalize(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, *, busy_timeout: float, echo: bool) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout: float, echo: bool, durability: Durability = "normal"
+) -> Engine:
+    if durability not in DURABILITY:
+        raise InputError(f"durability is one of {', '.join(DURABILITY)}, not {durability!r}")
     parsed = _normalize(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, busy_timeout, echo)
+        return _sqlite_engine(parsed, busy_timeout, echo, durability)
     if backend not in ("postgresql", "mysql", "mariadb"):
         raise StoreError(f"unsupported database {backend!r}: use sqlite, postgresql or mariadb")
     # Servers drop idle connections; a ping on checkout costs one round trip and saves a
     # failed turn.
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    if durability == "full" and backend == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _synchronous_commit(dbapi_connection: Any, _record: Any) -> None:
+            # A server configured with synchronous_commit=off would otherwise acknowledge
+            # commits before they reach the disk.
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit = on")
+            dbapi_connection.commit()
+
+    return engine
 
 
-def _sqlite_engine(url: URL, busy_timeout: float, echo: bool) -> Engine:
+def _create_private(path: str) -> None:
+    """Create the database file readable and writable by its owner only (SQLite gives its
+    -wal and -shm files the same mode). An existing file keeps its mode.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _sqlite_engine(url: URL, busy_timeout: float, echo: bool, durability: Durability) -> Engine:
     if url.database in (None, "", ":memory:"):
         raise StoreError("an in-memory SQLite database cannot be shared; give a file path")
+    if not url.database.startswith("file:"):
+        _create_private(url.database)
+    synchronous = "FULL" if durability == "full" else "NORMAL"
     engine = create_engine(
         url, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False}
     )
@@ -79,12 +117,15 @@ def _sqlite_engine(url: URL, busy_timeout: float, echo: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         # With WAL, NORMAL never corrupts and a killed process loses no committed turn;
-        # only a power cut may lose the last few. FULL would wait on the disk at every
-        # commit (about 0.4 ms here), for a guarantee a chat history rarely needs.
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # only a power cut or an OS crash may lose the last few. FULL waits on the disk
+        # at every commit (docs/store.md, "Durability").
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
+        # Case-insensitive search for every script, as PostgreSQL's ILIKE and MariaDB's
+        # LOWER() do (SQLite's lower() folds ASCII only).
+        dbapi_connection.create_function("convo_lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
@@ -96,17 +137,28 @@ def _sqlite_engine(url: URL, busy_timeout: float, echo: bool) -> Engine:
     return engine
 
 
-def _is_transient(exc: DBAPIError) -> bool:
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _lock_failure(exc: DBAPIError) -> str | None:
+    """``"waited"`` for a lock that timed out, ``"retry"`` for a deadlock or serialization
+    failure (reported at once, worth rerunning), else ``None``.
+    """
     orig = exc.orig
     text = str(orig).lower()
     if "database is locked" in text or "database is busy" in text:
-        return True
+        return "waited"  # SQLite, after busy_timeout
     code = getattr(orig, "sqlstate", None)  # psycopg
     if code in ("40001", "40P01"):
-        return True
+        return "retry"
     args: tuple[Any, ...] = getattr(orig, "args", ())
-    # MariaDB: 1213 deadlock, 1205 lock wait timeout.
-    return bool(args) and args[0] in (1213, 1205)
+    # MariaDB: 1213 deadlock; 1205 lock wait timeout (after innodb_lock_wait_timeout).
+    if args and args[0] == 1213:
+        return "retry"
+    if args and args[0] == 1205:
+        return "waited"
+    return None
 
 
 def store_error(exc: SQLAlchemyError, what: str) -> StoreError:
@@ -117,19 +169,24 @@ def store_error(exc: SQLAlchemyError, what: str) -> StoreError:
 
 
 def retrying(fn: Callable[[], T], what: str) -> T:
-    """Run ``fn`` (one whole transaction); rerun it on a transient lock failure, a bounded
-    number of times, then raise :class:`StoreBusyError`.
+    """Run ``fn`` (one whole transaction); rerun it after a deadlock or serialization
+    failure, a bounded number of times, then raise :class:`StoreBusyError`.
 
-    Rerunning is safe because the failed attempt rolled back, and the version check inside
-    the transaction decides again.
+    A lock that timed out (SQLite's ``busy_timeout``, MariaDB's lock wait timeout) is not
+    rerun: the wait already happened, and rerunning would multiply it. Rerunning is safe
+    because the failed attempt rolled back, and the version check inside the transaction
+    decides again.
     """
     attempt = 0
     while True:
         try:
             return fn()
         except DBAPIError as exc:
-            if not _is_transient(exc):
+            failure = _lock_failure(exc)
+            if failure is None:
                 raise store_error(exc, what) from exc
+            if failure == "waited":
+                raise StoreBusyError(f"{what}: the database stayed locked") from exc
             attempt += 1
             if attempt == ATTEMPTS:
                 raise StoreBusyError(

@@ -50,7 +50,7 @@ class Statement:
     def __init__(self, statement: ClauseElement, *, column_keys: Sequence[str] = ()):
         self._statement = statement
         self._keys = list(column_keys)
-        self._by_dialect: dict[tuple[str, Any], _Compiled] = {}
+        self._by_dialect: dict[tuple[Any, ...], _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = cast(
@@ -76,8 +76,9 @@ class Statement:
         return _Compiled(sql, fixed, order, tuple(binds), tuple(results))
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        # Keyed by name and server version: one key per backend a process talks to.
-        key = (dialect.name, dialect.server_version_info)
+        # Keyed by everything that changes the SQL text or its parameter handling: one
+        # key per backend, driver and paramstyle a process talks to.
+        key = (dialect.name, dialect.driver, dialect.paramstyle, dialect.server_version_info)
         compiled = self._by_dialect.get(key)
         if compiled is None:
             compiled = self._by_dialect[key] = self._compile(dialect)

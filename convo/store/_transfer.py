@@ -65,8 +65,11 @@ def _int(value: Any, what: str, low: int) -> int:
     return value
 
 
-def parse(data: Mapping[str, Any]) -> Plan:
-    """Validate exported data; every error says which part is wrong."""
+def parse(data: Mapping[str, Any], *, keep_token_counts: bool = False) -> Plan:
+    """Validate exported data; every error says which part is wrong. Token counts are
+    validated always and kept only with ``keep_token_counts`` (a file is not trusted to
+    count as this release does).
+    """
     if not isinstance(data, Mapping):
         raise InputError(f"import: expected an object, got {type(data).__name__}")
     if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
@@ -88,10 +91,13 @@ def parse(data: Mapping[str, Any]) -> Plan:
         raise InputError("import: token_counts must be a list with one entry per message")
     for i, (message, tokens) in enumerate(zip(messages, counts, strict=True)):
         if not isinstance(tokens, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) for k, v in tokens.items()
+            isinstance(k, str) and type(v) is int and v >= 0 for k, v in tokens.items()
         ):
-            raise InputError(f"import: token_counts[{i}] must map encodings to integers")
-        message._tokens.update(tokens)
+            raise InputError(
+                f"import: token_counts[{i}] must map encodings to non-negative integers"
+            )
+        if keep_token_counts:
+            message._tokens.update(tokens)
     return Plan(header, version, messages, _turns(data.get("turns", []), version, len(messages)))
 
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Self
 
 from convo.messages import Message
+from convo.store._engine import Durability
 from convo.store.base import (
     ConversationHeader,
     ConversationSummary,
@@ -41,8 +43,15 @@ class AsyncSQLStore:
     ``sync`` is the underlying :class:`SQLStore`, for code that is not async.
     """
 
-    def __init__(self, url: str | None = None, *, busy_timeout: float = 5.0, echo: bool = False):
-        self.sync = SQLStore(url, busy_timeout=busy_timeout, echo=echo)
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        busy_timeout: float = 5.0,
+        echo: bool = False,
+        durability: Durability = "normal",
+    ):
+        self.sync = SQLStore(url, busy_timeout=busy_timeout, echo=echo, durability=durability)
 
     def __repr__(self) -> str:
         return f"Async{self.sync!r}"
@@ -96,10 +105,17 @@ class AsyncSQLStore:
         title: str | None = None,
         text: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> builtins.list[ConversationSummary]:
         """See :meth:`SQLStore.list`."""
         return await asyncio.to_thread(
-            self.sync.list, limit=limit, offset=offset, title=title, text=text, metadata=metadata
+            self.sync.list,
+            limit=limit,
+            offset=offset,
+            title=title,
+            text=text,
+            metadata=metadata,
+            before=before,
         )
 
     async def latest(self) -> str | None:
@@ -122,9 +138,13 @@ class AsyncSQLStore:
         """See :meth:`SQLStore.export`."""
         return await asyncio.to_thread(self.sync.export, conversation_id)
 
-    async def import_(self, data: Mapping[str, Any], *, new_id: bool = False) -> str:
+    async def import_(
+        self, data: Mapping[str, Any], *, new_id: bool = False, keep_token_counts: bool = False
+    ) -> str:
         """See :meth:`SQLStore.import_`."""
-        return await asyncio.to_thread(self.sync.import_, data, new_id=new_id)
+        return await asyncio.to_thread(
+            self.sync.import_, data, new_id=new_id, keep_token_counts=keep_token_counts
+        )
 
     async def close(self) -> None:
         """Close the pooled connections."""

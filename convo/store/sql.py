@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
@@ -41,7 +42,8 @@ from convo.errors import (
 )
 from convo.messages import Message
 from convo.store import _codec as codec, _rows as ops, _transfer
-from convo.store._engine import WRITE, default_url, make_engine, retrying
+from convo.store._checks import check_header, check_id, check_metadata_keys, check_turn
+from convo.store._engine import WRITE, Durability, default_url, make_engine, retrying
 from convo.store._migrate import upgrade
 from convo.store._rows import (
     CONVERSATIONS,
@@ -54,7 +56,6 @@ from convo.store._rows import (
     M,
     S,
 )
-from convo.store._types import ID_LENGTH
 from convo.store.base import (
     ConversationHeader,
     ConversationSummary,
@@ -68,21 +69,32 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 
-def _check_id(conversation_id: str) -> None:
-    if not isinstance(conversation_id, str) or not 0 < len(conversation_id) <= ID_LENGTH:
-        raise InputError(f"a conversation id is a string of 1 to {ID_LENGTH} characters")
-
-
 class SQLStore:
     """A store on any SQLAlchemy URL: ``sqlite:///path``, ``postgresql://...``,
     ``mariadb://...``. With no URL: ``CONVO_DB``, else ``convo.db`` in the user's data
     directory. The schema is created or upgraded on first use.
 
+    ``durability="normal"`` (the default) commits on SQLite with ``synchronous=NORMAL``:
+    a crash of the application loses nothing, a power cut or an OS crash may lose the last
+    turns committed. ``"full"`` waits for the disk at every commit (SQLite
+    ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``); MariaDB follows its
+    server's ``innodb_flush_log_at_trx_commit``. ``busy_timeout`` is the longest a call
+    waits for SQLite's write lock before :class:`~convo.errors.StoreBusyError`.
+
     Thread-safe: every method runs in its own transaction on a pooled connection.
     """
 
-    def __init__(self, url: str | None = None, *, busy_timeout: float = 5.0, echo: bool = False):
-        self._engine = make_engine(url or default_url(), busy_timeout=busy_timeout, echo=echo)
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        busy_timeout: float = 5.0,
+        echo: bool = False,
+        durability: Durability = "normal",
+    ):
+        self._engine = make_engine(
+            url or default_url(), busy_timeout=busy_timeout, echo=echo, durability=durability
+        )
         self._writer = self._engine.execution_options(**{WRITE: True})
         self._backend = self._engine.dialect.name
         self._ready = False
@@ -130,12 +142,17 @@ class SQLStore:
         it too. Raises :class:`VersionConflictError` when another writer appended first
         (reload and retry).
         """
-        _check_id(conversation_id)
+        check_id(conversation_id)
         batch = list(messages)
         if not batch:
             raise InputError("a turn needs at least one message")
-        if create is not None and create.id != conversation_id:
-            raise InputError(f"create.id {create.id!r} is not {conversation_id!r}")
+        if create is not None:
+            if create.id != conversation_id:
+                raise InputError(f"create.id {create.id!r} is not {conversation_id!r}")
+            check_header(create)
+        check_turn(meta)
+        if metadata is not None:
+            check_metadata_keys(metadata)
         if self._backend == "postgresql":
             codec.check_no_nul(batch, create)
         creating = create is not None and expected_version == 0
@@ -184,14 +201,22 @@ class SQLStore:
         try:
             return self._run(write, "appending a turn", write=True)
         except StoreError as exc:
-            if creating and isinstance(exc.__cause__, IntegrityError):
-                # Two creators raced; the database's primary key picked the winner.
+            if (
+                creating
+                and isinstance(exc.__cause__, IntegrityError)
+                and self._taken(conversation_id)
+            ):
+                # Two creators raced; the database's primary key picked the winner. Any
+                # other failed constraint stays the store error that names it.
                 raise VersionConflictError(
                     f"conversation {conversation_id!r} was created by another writer",
                     expected=0,
                     actual=None,
                 ) from None
             raise
+
+    def _taken(self, conversation_id: str) -> bool:
+        return self._run(lambda s: ops.exists(s, conversation_id), "reading a header", write=False)
 
     def set_title(self, conversation_id: str, title: str | None) -> None:
         """Rename a conversation (its version and ``updated_at`` do not change)."""
@@ -201,6 +226,7 @@ class SQLStore:
         """Change header fields (model, system, template_*, variables, params, title,
         metadata); returns the new header. The history and version do not change.
         """
+        check_id(conversation_id)
         unknown = set(fields) - ops.HEADER_FIELDS
         if unknown:
             raise InputError(f"not header fields: {', '.join(sorted(unknown))}")
@@ -209,6 +235,7 @@ class SQLStore:
             row = ops.row(s, conversation_id, lock=True)
             new = codec.header_from_row(row).model_copy(update=fields)
             new = ConversationHeader.model_validate(new.model_dump())
+            check_header(new)
             if self._backend == "postgresql":
                 codec.check_no_nul((), new)
             s.execute(
@@ -237,6 +264,7 @@ class SQLStore:
 
     def header(self, conversation_id: str) -> ConversationHeader:
         """The conversation's header, without its messages."""
+        check_id(conversation_id)
         return self._run(
             lambda s: codec.header_from_row(ops.row(s, conversation_id)),
             "reading a header",
@@ -249,6 +277,7 @@ class SQLStore:
         A tail never starts with a ``tool`` message whose call was cut off: those are
         dropped, so the tail may hold fewer than N messages.
         """
+        check_id(conversation_id)
         if tail is not None and tail < 0:
             raise InputError("tail must be >= 0")
 
@@ -276,6 +305,7 @@ class SQLStore:
 
     def turns(self, conversation_id: str) -> list[TurnMeta]:
         """The metadata of the conversation's own turns, oldest first."""
+        check_id(conversation_id)
 
         def read(s: Connection) -> list[TurnMeta]:
             ops.row(s, conversation_id)
@@ -289,6 +319,8 @@ class SQLStore:
     def totals(self, conversation_id: str | None = None) -> Totals:
         """The summed usage and cost of the conversation's own turns (of every stored
         conversation's, without an id), in one query."""
+        if conversation_id is not None:
+            check_id(conversation_id)
         query = select(
             func.coalesce(func.sum(TR.prompt_tokens), 0),
             func.coalesce(func.sum(TR.completion_tokens), 0),
@@ -322,19 +354,30 @@ class SQLStore:
         title: str | None = None,
         text: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> list[ConversationSummary]:
         """Conversations, most recently updated first; filters combine with AND.
 
-        ``title`` and ``text`` match a substring (case-insensitive; ``text`` in any
-        message, inherited ones included); ``metadata`` matches keys with equal values.
+        ``title`` and ``text`` match a substring (case-insensitive in every script;
+        ``text`` in any message, inherited ones included); ``metadata`` matches keys with
+        equal values. ``before=(s.updated_at, s.id)`` of the last summary of a page gives
+        the next page: unlike ``offset``, it neither repeats nor skips a conversation
+        when others are written meanwhile.
         """
         if limit < 0 or offset < 0:
             raise InputError("limit and offset must be >= 0")
+        check_metadata_keys(metadata or {})
         query = select(
             C.id, C.title, C.model, C.created_at, C.updated_at, C.message_count, C.preview
         ).where(~C.deleted)
+        if before is not None:
+            if offset:
+                raise InputError("give before= or offset=, not both")
+            at, last = ops.naive(before[0]), before[1]
+            check_id(last)
+            query = query.where(or_(C.updated_at < at, and_(C.updated_at == at, C.id < last)))
         if title:
-            query = query.where(C.title.icontains(title, autoescape=True))
+            query = query.where(self._contains(C.title, title))
         for key, value in (metadata or {}).items():
             query = query.where(
                 exists().where(
@@ -347,7 +390,7 @@ class SQLStore:
             )
             query = query.where(
                 exists(select(M.id).join(S, in_path)).where(
-                    S.conversation_id == C.id, M.text.icontains(text, autoescape=True)
+                    S.conversation_id == C.id, self._contains(M.text, text)
                 )
             )
         query = query.order_by(C.updated_at.desc(), C.id.desc()).limit(limit).offset(offset)
@@ -368,6 +411,12 @@ class SQLStore:
 
         return self._run(read, "listing conversations", write=False)
 
+    def _contains(self, column: Any, needle: str) -> Any:
+        if self._backend == "sqlite":
+            # SQLite's lower() folds ASCII only; the engine registers Python's.
+            return func.convo_lower(column).contains(needle.lower(), autoescape=True)
+        return column.icontains(needle, autoescape=True)
+
     def latest(self) -> str | None:
         """The id of the most recently updated conversation, if any."""
         query = select(C.id).where(~C.deleted).order_by(C.updated_at.desc(), C.id.desc())
@@ -383,8 +432,9 @@ class SQLStore:
         """A new conversation whose history is messages ``[0, at)`` of this one, shared
         (not copied). Returns its id; its header is a copy with ``forked_from`` set.
         """
-        fork_id = new_id or uuid.uuid4().hex
-        _check_id(fork_id)
+        check_id(conversation_id)
+        fork_id = uuid.uuid4().hex if new_id is None else new_id
+        check_id(fork_id)
 
         def write(s: Connection) -> str:
             row = ops.row(s, conversation_id, lock=True)
@@ -438,6 +488,7 @@ class SQLStore:
         inherit stay (the conversation becomes an invisible tombstone) until the last such
         fork is deleted too.
         """
+        check_id(conversation_id)
 
         def write(s: Connection) -> None:
             ops.row(s, conversation_id, lock=True)
@@ -456,6 +507,7 @@ class SQLStore:
 
     def export(self, conversation_id: str) -> dict[str, Any]:
         """One conversation as JSON-able data: header, messages (API shape), turns."""
+        check_id(conversation_id)
 
         def read(s: Connection) -> dict[str, Any]:
             row = ops.row(s, conversation_id)
@@ -472,13 +524,21 @@ class SQLStore:
 
         return self._run(read, "exporting a conversation", write=False)
 
-    def import_(self, data: Mapping[str, Any], *, new_id: bool = False) -> str:
-        """Store an exported conversation; returns its id (a fresh one if ``new_id``)."""
-        plan = _transfer.parse(data)
+    def import_(
+        self, data: Mapping[str, Any], *, new_id: bool = False, keep_token_counts: bool = False
+    ) -> str:
+        """Store an exported conversation; returns its id (a fresh one if ``new_id``).
+
+        The file's token counts are validated, and dropped (recounted on use) unless
+        ``keep_token_counts``.
+        """
+        plan = _transfer.parse(data, keep_token_counts=keep_token_counts)
         header = plan.header
         if new_id:
             header = header.model_copy(update={"id": uuid.uuid4().hex})
-        _check_id(header.id)
+        check_header(header)
+        for _, _, _, meta in plan.turns:
+            check_turn(meta)
         if self._backend == "postgresql":
             codec.check_no_nul(plan.messages, header)
 

@@ -34,10 +34,16 @@ __all__ = [
     "IMAGE_TOKENS",
     "IMAGE_TOKENS_LOW",
     "REPLY_PRIMING",
+    "RULES_VERSION",
     "TokenCounter",
     "count_tokens",
     "counter_for",
 ]
+
+# The version of the counting rules, part of every cached count's key: a release that
+# changes how a message is counted bumps it, and counts cached (in memory, in a store,
+# in an export) under older rules are recounted instead of reused.
+RULES_VERSION = "r1"
 
 #: Every reply is primed with ``<|start|>assistant<|message|>``.
 REPLY_PRIMING = 3
@@ -89,7 +95,9 @@ class TokenCounter:
             self.tokens_per_message, self.tokens_per_name = 4, -1
         else:
             self.tokens_per_message, self.tokens_per_name = 3, 1
-        self._key = f"{self.encoding.name}:{self.tokens_per_message}:{self.tokens_per_name}"
+        self._key = (
+            f"{RULES_VERSION}:{self.encoding.name}:{self.tokens_per_message}:{self.tokens_per_name}"
+        )
         self._tools: dict[str, int] = {}
         self._tools_lock = threading.Lock()
 

@@ -23,6 +23,7 @@ def test_the_url_comes_from_convo_db_then_the_data_directory(
     with SQLStore() as store:
         store.latest()
     assert (tmp_path / "d" / "convo.db").exists()
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o700
 
 
 def test_urls_get_the_installed_drivers() -> None:
@@ -47,3 +48,17 @@ def test_a_database_that_does_not_answer_is_a_store_error() -> None:
         with pytest.raises(StoreError, match="migrating the schema failed") as info:
             store.latest()
         assert "secret" not in str(info.value)
+
+
+def test_compiled_statements_are_kept_per_driver_and_paramstyle(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from convo.store._rows import CONVERSATION
+
+    qmark = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    named = create_engine(f"sqlite:///{tmp_path / 'a.db'}", paramstyle="named")
+    assert qmark.dialect.name == named.dialect.name
+    one, two = CONVERSATION._for(qmark.dialect), CONVERSATION._for(named.dialect)
+    assert "?" in one.sql and ":cid" in two.sql
+    qmark.dispose()
+    named.dispose()

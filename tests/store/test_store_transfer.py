@@ -30,7 +30,7 @@ def test_round_trip(store: SQLStore, db_url: str) -> None:
     assert data["messages"][0] == {"role": "user", "content": "héllo 😀\u2028"}
     assert data["token_counts"][0] == {"o200k_base": 4}
     store.delete(cid)
-    assert store.import_(json.loads(text)) == cid
+    assert store.import_(json.loads(text), keep_token_counts=True) == cid
     assert store.export(cid) == data
     assert store.load(cid).messages[0]._tokens == {"o200k_base": 4}
     assert store.turns(cid)[1] == meta(3)
@@ -42,7 +42,7 @@ def test_import_as_new_and_conflicts(store: SQLStore) -> None:
     cid, data = _exported(store)
     with pytest.raises(VersionConflictError):
         store.import_(data)
-    copy = store.import_(data, new_id=True)
+    copy = store.import_(data, new_id=True, keep_token_counts=True)
     assert copy != cid
     again = store.export(copy)
     assert again["header"].pop("id") == copy

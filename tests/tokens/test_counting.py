@@ -9,6 +9,7 @@ import pytest
 from convo.errors import MessageError
 from convo.messages import FunctionCall, ImagePart, ImageURL, Message, TextPart, ToolCall
 from convo.tokens import TokenCounter, count_tokens, counter_for, counting
+from convo.tokens.counting import RULES_VERSION
 
 # The examples of OpenAI's cookbook "How to count tokens with tiktoken", whose totals
 # the notebook checked against the API's usage.prompt_tokens.
@@ -214,7 +215,7 @@ def test_a_message_is_encoded_once_in_its_life() -> None:
     third, spy3 = _spy("gpt-4")
     third.message(m)
     assert spy3.calls
-    assert set(m._tokens) == {"o200k_base:3:1", "cl100k_base:3:1"}
+    assert set(m._tokens) == {f"{RULES_VERSION}:o200k_base:3:1", f"{RULES_VERSION}:cl100k_base:3:1"}
 
 
 def test_equal_messages_keep_separate_caches() -> None:
@@ -235,7 +236,7 @@ def test_gpt_35_turbo_0301_overheads() -> None:
         counter.message(named)
         == 4 + text("system") + text("hello there") + text("example_user") - 1
     )
-    assert "cl100k_base:4:-1" in plain._tokens
+    assert f"{RULES_VERSION}:cl100k_base:4:-1" in plain._tokens
 
 
 def _call(name: str, arguments: str, id: str = "call_1") -> ToolCall:

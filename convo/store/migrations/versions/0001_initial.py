@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from convo.store._types import ID_LENGTH, LONG_TEXT, ROW_ID, TABLE_OPTIONS, TIMESTAMP
+from convo.store._types import ID_LENGTH, LONG_TEXT, ROW_ID, TABLE_OPTIONS_0001 as TABLE_OPTIONS, TIMESTAMP
 
 revision = "0001"
 down_revision = None

@@ -1,7 +1,7 @@
 """Each turn's cost in USD (NULL when the model's price is unknown).
 
 Revision ID: 0004
-Revises: 0002 (0003 once the store's revision lands; see the merge notes)
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
