@@ -18,6 +18,12 @@ from tests.cli.helpers import convo_cmd, run_convo
 from tests.support import ChatServer, Events, require
 
 
+def _default_sigint() -> None:
+    """Runs in the child before exec: a suite started as a background job (``cmd &``)
+    ignores SIGINT, an ignored signal stays ignored across exec, and these tests send it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _slow_words(n: int, delay: float) -> Events:
     chunks = [
         {
@@ -94,6 +100,7 @@ def test_ctrl_c_mid_reply_stops_and_saves_nothing(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        preexec_fn=_default_sigint,
     ) as proc:
         out = _Output(proc.stdout)
         try:
@@ -122,7 +129,13 @@ def test_ctrl_c_in_chat_drops_the_turn_and_returns_to_the_prompt(
     env = {**subprocess_env, "OPENAI_BASE_URL": server.url}
     server.script(_slow_words(200, 0.05))
     cmd = convo_cmd()
-    child = pexpect.spawn(cmd[0], [*cmd[1:], "chat", "-m", "gpt-4o-mini"], env=env, timeout=30)
+    child = pexpect.spawn(
+        cmd[0],
+        [*cmd[1:], "chat", "-m", "gpt-4o-mini"],
+        env=env,
+        timeout=30,
+        preexec_fn=_default_sigint,
+    )
     try:
         child.expect_exact("> ")
         child.sendline("slow one")
