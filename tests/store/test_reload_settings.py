@@ -17,8 +17,9 @@ def test_a_reload_restores_the_data_and_not_the_code(store: SQLStore) -> None:
         Template("You are {{ who }}."), variables={"who": "terse"}, model="gpt-4o-mini",
         transport=ScriptedTransport("Hi."), store=store, tools=[add], temperature=0.2,
         context_window=5000, reserve_tokens=100, max_tool_rounds=3, strategy=Summarize(),
-        title="maths", metadata={"k": "v"}, timeout=5, tool_timeout=7,
+        title="maths", metadata={"k": "v"}, timeout=5, tool_timeout=7, choose=0,
     )  # fmt: skip
+    assert conv._own == {"choose": 0}
     conv.send("Hello")
     loaded = Conversation.load(conv.id, store=store, transport=ScriptedTransport())
     # Data: restored.
@@ -33,6 +34,7 @@ def test_a_reload_restores_the_data_and_not_the_code(store: SQLStore) -> None:
         assert getattr(loaded, name) == getattr(fresh, name), name
     assert len(loaded.tools) == len(fresh.tools) == 0
     assert loaded._options == fresh._options  # timeout and other transport options
+    assert loaded._own == fresh._own == {}  # response_format and choose defaults
     again = Conversation.load(
         conv.id, store=store, transport=ScriptedTransport(), tools=[add], context_window=5000,
         max_tool_rounds=3, tool_timeout=7,
