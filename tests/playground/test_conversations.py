@@ -165,11 +165,12 @@ def test_store_search_and_delete(view: Page, server: Server) -> None:
         ("user", "remember the llamas"),
         ("assistant", "echo: remember the llamas"),
     ]
-    server.client.conversations.create(
-        items=[{"type": "message", "role": "user", "content": "other"}]
-    )
+    xss = '<img src=x onerror="document.body.dataset.pwned=1">'
+    server.client.conversations.create(items=[{"type": "message", "role": "user", "content": xss}])
     region = refresh(view)
     expect(region.locator("li.stored")).to_have_count(2)
+    expect(region.get_by_text(xss)).to_be_visible()  # a preview is text, never HTML
+    assert view.evaluate("document.body.dataset.pwned") is None
     view.get_by_label("Search conversations").fill("llamas")
     region = refresh(view)
     expect(region.locator("li.stored")).to_have_count(1)
