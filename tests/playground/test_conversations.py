@@ -100,6 +100,7 @@ def test_open_continue_and_the_token_meter(view: Page, server: Server) -> None:
     chat = view.locator("#chat")
     expect(chat.locator("[data-role=assistant]")).to_have_text("assistantecho: plan a trip")
     expect(view.locator("#current-conversation")).to_contain_text("Continuing")
+    expect(chat.locator("[data-role=system]")).to_have_count(0)  # items do not show it
     send(view, "and the budget?")
 
     sent = posts(view)[-1]
