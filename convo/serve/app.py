@@ -13,7 +13,7 @@ model.
 >>> from convo.serve import ServeConfig, create_app
 >>> app = create_app(ServeConfig(db=f"sqlite:///{tempfile.mkdtemp()}/doc.db"))
 >>> sorted({r.path for r in app.routes})[:3]
-['/health', '/v1/chat/completions', '/v1/conversations']
+['/health', '/playground', '/v1/chat/completions']
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convo import models
@@ -195,6 +195,7 @@ async def health(request: Request) -> Response:
 
 def create_app(config: ServeConfig | None = None) -> Starlette:
     """The application for one worker."""
+    from convo.playground import create_app as playground
     from convo.serve import chat, conversations, responses
 
     service = Service(config or ServeConfig())
@@ -203,6 +204,8 @@ def create_app(config: ServeConfig | None = None) -> Starlette:
         *chat.routes(),
         *responses.routes(),
         *conversations.routes(),
+        # The page at /playground/ targets this server's /v1 by default, same origin.
+        Mount("/playground", app=playground()),
     ]
 
     @contextlib.asynccontextmanager

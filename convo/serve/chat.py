@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from convo import models
+from convo.budget import context_window
 from convo.conversation import AsyncConversation
 from convo.events import Finished, TextDelta
 from convo.reply import Reply, Usage
@@ -64,7 +65,12 @@ def routes() -> list[Route]:
 @route
 async def list_models(request: Request, service: Service, tenant: str) -> Response:
     names = sorted({*models.model_names(), *service.config.aliases})
-    data = [{"id": n, "object": "model", "created": 0, "owned_by": "convo"} for n in names]
+    # context_window is convo's own field: the window the server fits histories to.
+    data = [
+        {"id": n, "object": "model", "created": 0, "owned_by": "convo",
+         "context_window": context_window(service.model(n))}
+        for n in names
+    ]  # fmt: skip
     return json_response({"object": "list", "data": data})
 
 

@@ -21,7 +21,7 @@ from convo.messages import Message
 from convo.serve.app import Service, json_response, read_json, route
 from convo.serve.errors import ApiError
 from convo.serve.items import to_items, to_messages
-from convo.serve.tenants import check_id, new_id, stored_id
+from convo.serve.tenants import LISTED, check_id, new_id, public_id, stored_id
 from convo.store.base import StoredConversation, TurnMeta
 
 __all__ = ["respond_in_conversation", "routes"]
@@ -33,6 +33,7 @@ MAX_ITEMS = 20
 def routes() -> list[Route]:
     return [
         Route("/v1/conversations", create, methods=["POST"]),
+        Route("/v1/conversations", list_conversations, methods=["GET"]),
         Route("/v1/conversations/{id}", retrieve, methods=["GET"]),
         Route("/v1/conversations/{id}", update, methods=["POST"]),
         Route("/v1/conversations/{id}", delete, methods=["DELETE"]),
@@ -103,11 +104,48 @@ async def create(request: Request, service: Service, tenant: str) -> Response:
         "format_version": 1,
         "version": 1,
         "turns": [],
-        "header": {"id": stored_id(tenant, cid), "metadata": _metadata(body)},
+        "header": {"id": stored_id(tenant, cid), "metadata": {**_metadata(body), LISTED: tenant}},
         "messages": [m.model_dump(exclude_none=True) for m in messages],
     }
     await service.store.import_(data)
     return json_response(_object(cid, await _load(service, tenant, cid)))
+
+
+@route
+async def list_conversations(request: Request, service: Service, tenant: str) -> Response:
+    """The tenant's conversations, last updated first (convo's own; OpenAI has no list).
+
+    ``limit`` 1-100 (default 20), ``search`` finds a substring of any message. Stored
+    responses are not conversations and are not listed.
+    """
+    q = request.query_params
+    limit = _limit(q.get("limit", "20"))
+    found = await service.store.list(
+        limit=limit + 1, text=q.get("search") or None, metadata={LISTED: tenant}
+    )
+    data = [
+        {
+            "id": public_id(s.id),
+            "object": "conversation",
+            "created_at": int(s.created_at.timestamp()),
+            "updated_at": int(s.updated_at.timestamp()),
+            "title": s.title,
+            "preview": s.preview,
+            "message_count": s.message_count,
+        }
+        for s in found[:limit]
+    ]
+    return json_response({"object": "list", "data": data, "has_more": len(found) > limit})
+
+
+def _limit(raw: str) -> int:
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise ApiError(400, "limit must be 1 to 100", param="limit")
+    return limit
 
 
 @route
@@ -138,12 +176,7 @@ async def delete(request: Request, service: Service, tenant: str) -> Response:
 async def list_items(request: Request, service: Service, tenant: str) -> Response:
     cid = request.path_params["id"]
     q = request.query_params
-    try:
-        limit = int(q.get("limit", "20"))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 100:
-        raise ApiError(400, "limit must be 1 to 100", param="limit")
+    limit = _limit(q.get("limit", "20"))
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
         raise ApiError(400, "order is asc or desc", param="order")

@@ -19,7 +19,7 @@ from convo.conversation import AsyncConversation
 from convo.errors import ConversationNotFoundError
 from convo.serve.app import Service
 from convo.serve.errors import ApiError
-from convo.serve.tenants import stored_id
+from convo.serve.tenants import LISTED, stored_id
 
 __all__ = ["open_conversation", "split_new"]
 
@@ -66,7 +66,7 @@ async def open_conversation(
             store=service.store,
             transport=transport,
             tools=tools,
-            metadata=metadata,
+            metadata={**(metadata or {}), LISTED: tenant},
         )
     if system is not None and system != conv.system:
         raise ApiError(

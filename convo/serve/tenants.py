@@ -72,6 +72,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
+#: The metadata key that marks a stored conversation as one of a tenant's conversations
+#: (``GET /v1/conversations`` lists by it; responses, stored too, do not carry it).
+LISTED = "serve:tenant"
+
+
 def stored_id(tenant: str, public: str) -> str:
     """The store's id of a tenant's ``public`` id."""
     return f"{tenant}.{public}"

@@ -21,9 +21,11 @@ openai = pytest.importorskip("openai")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db = tmp_path_factory.mktemp("serve") / "local.db"
     server = Uvicorn(create_app(ServeConfig(db=f"sqlite:///{db}", model="local"))).start()
+    served = Served(f"http://127.0.0.1:{server.port}/v1", None, ServeConfig())  # type: ignore[arg-type]
     try:
-        yield Served(f"http://127.0.0.1:{server.port}/v1", None, ServeConfig())  # type: ignore[arg-type]
+        yield served
     finally:
+        served.close()  # its SDK clients' sockets, before the GC reports them in a later test
         server.stop()
 
 

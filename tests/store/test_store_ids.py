@@ -136,9 +136,8 @@ def _collations(url: str) -> set[str]:
     return found
 
 
+@pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
 def test_mariadb_columns_use_a_no_pad_binary_collation_after_the_upgrade(db_url: str) -> None:
-    if not db_url.startswith("mariadb"):
-        pytest.skip("a MariaDB collation")
     engine = make_engine(db_url, busy_timeout=5, echo=False)
     _migrate.upgrade(engine, "0002")
     with engine.begin() as conn:

@@ -215,7 +215,7 @@ def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
         )
         http = OpenAITransport(server.url, api_key=KEY, max_retries=0)
         with Cassette(path, http, secrets=[env_secret]) as tape:
-            conv = convo.Conversation(model="m", transport=tape, api_key=KEY, user=env_secret)
+            conv = convo.Conversation(model="m", transport=tape, user=env_secret)
             conv.send(f"my key is {KEY}, see https://x.test/v1?key={KEY}&a=1")
             with pytest.raises(convo.errors.AuthenticationError):
                 conv.send("again")
@@ -226,7 +226,7 @@ def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
     assert "<scrubbed>" in text
     # A scrubbed recording still matches the live (unscrubbed) request.
     with Cassette(path, secrets=[env_secret], strict=True) as tape:
-        conv = convo.Conversation(model="m", transport=tape, api_key=KEY, user=env_secret)
+        conv = convo.Conversation(model="m", transport=tape, user=env_secret)
         assert (
             "<scrubbed>" in conv.send(f"my key is {KEY}, see https://x.test/v1?key={KEY}&a=1").text
         )

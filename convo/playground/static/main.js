@@ -5,6 +5,7 @@ import { pickLanguage, setLanguage, language, t } from "./i18n.js";
 import { PARAMETERS, ROLES, validate } from "./schema.js";
 import { events, Assembler } from "./sse.js";
 import { pythonSnippet, curlSnippet } from "./snippets.js";
+import * as stored from "./conversations.js";
 
 const KEY = "convo.playground.key";
 const BASE = "convo.playground.base";
@@ -37,6 +38,10 @@ const state = {
   lastChoices: null, // the choices of the last reply, shown in full when n > 1
   branches: [], // message lists: each edit of an earlier user message starts one
   branch: 0,
+  bindings: [], // per branch: the stored conversation it continues ({id, stored}) or null
+  conversation: null, // this branch's: {id, stored: how many of the messages the server has}
+  conversations: [], // the last list from the server
+  windows: {}, // model -> context_window, as convo serve's /models says
   controller: null,
   lastError: null,
 };
@@ -75,6 +80,7 @@ function translate() {
   renderProblems();
   renderChat();
   renderUsage(state.lastUsage);
+  renderConversations();
   if (state.lastError) showError(...state.lastError);
 }
 
@@ -226,12 +232,85 @@ function choiceView(choice) {
 
 function renderUsage(usage) {
   state.lastUsage = usage;
+  renderMeter(usage);
   const box = $("usage-values");
   if (usage === undefined) { box.replaceChildren(); return; }
   if (!usage) { box.replaceChildren(el("p", { text: t("no_usage") })); return; }
   box.replaceChildren(...["prompt_tokens", "completion_tokens", "total_tokens"].flatMap((k) => [
     el("dt", { text: k }), el("dd", { "data-usage": k, text: String(usage[k] ?? "") }),
   ]));
+}
+
+// The conversation after the reply (the prompt the server sent, with its window fitting,
+// and the reply) against the model's window; the window only when the target says it.
+function renderMeter(usage) {
+  const box = $("meter");
+  const used = (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0);
+  if (!usage || !used) { box.replaceChildren(); return; }
+  const window = state.windows[state.request.model];
+  const label = window
+    ? t("meter", { used, window, pct: Math.round((used / window) * 100) })
+    : t("meter_no_window", { used });
+  const meter = el("meter", { min: "0", max: String(window || used), value: String(used), "aria-label": t("token_meter") });
+  box.replaceChildren(meter, el("span", { "data-meter": "", text: label }));
+}
+
+// -- stored conversations (when the target is convo serve) --
+
+function renderConversations() {
+  const list = $("conversation-list");
+  list.replaceChildren(...state.conversations.map((c) => {
+    const name = c.title || c.preview || c.id;
+    return el("li", { class: "stored", "data-id": c.id },
+      el("span", { class: "text", text: name }),
+      el("small", { text: t("conversation_info", { id: c.id, n: c.message_count }) }),
+      el("button", { type: "button", text: t("open"), "aria-label": `${t("open")} ${name}`, onclick: () => openConversation(c.id) }),
+      el("button", { type: "button", text: t("delete"), "aria-label": `${t("delete")} ${name}`, onclick: () => removeConversation(c.id) }));
+  }));
+  const current = $("current-conversation");
+  const c = state.conversation;
+  current.textContent = c ? t(c.stored ? "continuing" : "will_store", { id: c.id }) : t("not_stored");
+  $("leave-conversation").hidden = !c;
+}
+
+async function refreshConversations() {
+  try {
+    state.conversations = await stored.listConversations(baseUrl(), authHeaders(), $("conversation-search").value.trim());
+    $("conversations-status").textContent = t("conversations_loaded", { n: state.conversations.length });
+  } catch (err) {
+    state.conversations = [];
+    $("conversations-status").textContent = t("conversations_failed", { status: err.status ?? "" });
+  }
+  renderConversations();
+}
+
+async function openConversation(id) {
+  clearError();
+  try {
+    const messages = await stored.loadMessages(baseUrl(), authHeaders(), id);
+    state.request.messages = messages;
+    state.conversation = { id, stored: messages.length };
+    state.branches = [];
+    state.bindings = [];
+    state.branch = 0;
+    state.lastChoices = null;
+    renderUsage(undefined);
+    changed();
+    $("next-message").focus();
+  } catch (err) {
+    $("conversations-status").textContent = t("conversations_failed", { status: err.status ?? "" });
+  }
+  renderConversations();
+}
+
+async function removeConversation(id) {
+  try {
+    await stored.deleteConversation(baseUrl(), authHeaders(), id);
+    if (state.conversation?.id === id) state.conversation = null;
+  } catch (err) {
+    $("conversations-status").textContent = t("conversations_failed", { status: err.status ?? "" });
+  }
+  await refreshConversations();
 }
 
 function renderBranches() {
@@ -255,9 +334,16 @@ function editFrom(index) {
   const messages = state.request.messages;
   if (!state.branches.length) state.branches = [messages];
   state.branches[state.branch] = messages;
+  state.bindings[state.branch] = state.conversation;
   const fork = structuredClone(messages.slice(0, index));
   state.branches.push(fork);
   state.branch = state.branches.length - 1;
+  // Editing a message the server already has forks the stored conversation: the
+  // branch becomes a new one, created by its first request with every message so far.
+  const c = state.conversation;
+  state.conversation = c && index < c.stored ? { id: stored.newId(), stored: 0 } : c;
+  state.bindings[state.branch] = state.conversation;
+  renderConversations();
   $("next-message").value = messages[index].content ?? "";
   state.request.messages = fork;
   state.lastChoices = null;
@@ -267,8 +353,11 @@ function editFrom(index) {
 
 function switchBranch(step) {
   state.branches[state.branch] = state.request.messages;
+  state.bindings[state.branch] = state.conversation;
   state.branch = Math.min(Math.max(state.branch + step, 0), state.branches.length - 1);
   state.request.messages = state.branches[state.branch];
+  state.conversation = state.bindings[state.branch] ?? null;
+  renderConversations();
   state.lastChoices = null;
   changed();
 }
@@ -358,11 +447,15 @@ async function send() {
   $("send").disabled = true;
   $("stop").disabled = false;
   $("send-status").textContent = t("sending");
-  const body = JSON.stringify(state.request);
+  // A stored conversation is continued by its id: the server has its history, so only
+  // the messages it does not have yet are sent.
+  const c = state.conversation;
+  const body = JSON.stringify(c ? { ...state.request, messages: state.request.messages.slice(c.stored) } : state.request);
+  const named = c ? { [stored.HEADER]: c.id } : {};
   try {
     const response = await fetch(`${baseUrl()}/chat/completions`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", ...authHeaders() },
+      headers: { "Content-Type": "application/json", ...authHeaders(), ...named },
       body,
       signal: controller.signal,
       credentials: "omit",
@@ -421,7 +514,9 @@ function finish(reply) {
     const message = { role: "assistant", content: first.message.content ?? "" };
     if (first.message.tool_calls?.length) message.tool_calls = first.message.tool_calls;
     state.request.messages.push(message);
+    if (state.conversation) state.conversation.stored = state.request.messages.length;
   }
+  renderConversations();
   renderUsage(reply?.usage ?? null);
   changed();
   const finishNote = $("finish") ?? el("p", { id: "finish", class: "status" });
@@ -438,7 +533,9 @@ async function listModels() {
   try {
     const response = await fetch(url, { headers: authHeaders(), credentials: "omit", referrerPolicy: "no-referrer" });
     if (!response.ok) throw new Error(String(response.status));
-    const ids = ((await response.json()).data || []).map((m) => String(m.id));
+    const data = (await response.json()).data || [];
+    const ids = data.map((m) => String(m.id));
+    state.windows = Object.fromEntries(data.filter((m) => Number.isInteger(m.context_window)).map((m) => [String(m.id), m.context_window]));
     $("models").replaceChildren(...ids.map((id) => el("option", { value: id })));
     $("models-status").textContent = t("models_loaded", { n: ids.length });
     if (ids.length && (state.request.model === SEED_MODEL || !state.request.model)) {
@@ -506,6 +603,16 @@ async function start() {
     changed();
   });
   $("send").addEventListener("click", send);
+  $("refresh-conversations").addEventListener("click", refreshConversations);
+  $("conversation-search").addEventListener("keydown", (event) => { if (event.key === "Enter") refreshConversations(); });
+  $("store-conversation").addEventListener("click", () => {
+    state.conversation = { id: stored.newId(), stored: 0 };
+    renderConversations();
+  });
+  $("leave-conversation").addEventListener("click", () => {
+    state.conversation = null;
+    renderConversations();
+  });
   $("next-message").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) send();
   });
