@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from tests.playground.conftest import Page, Served, screenshot
@@ -70,6 +71,7 @@ def test_seed_flow_multi_turn_with_usage(page: Page, chat: ChatServer) -> None:
 
 
 def test_stream_shows_text_as_it_arrives_and_usage(page: Page, chat: ChatServer) -> None:
+    release = threading.Event()
     set_key(page)
     page.get_by_label("stream", exact=True).check()
     assert request_json(page)["stream"] is True
@@ -89,12 +91,14 @@ def test_stream_shows_text_as_it_arrives_and_usage(page: Page, chat: ChatServer)
                     "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
                 },
             ],
-            delay=0.4,
+            hold_after=1,
+            hold=release,
         )
     )
     page.get_by_role("button", name="Send", exact=True).click()
     pending = page.locator("#chat .pending .text")
-    expect(pending).to_have_text("Hel")  # the first delta, before the rest arrived
+    expect(pending).to_have_text("Hel")  # the first delta; the server holds the rest
+    release.set()
     expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()
     response = page.get_by_role("region", name="Response")
     assert "Hello" in response.locator("#chat .assistant").last.inner_text()

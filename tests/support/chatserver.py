@@ -89,7 +89,9 @@ class Events:
     Each event is a dict (sent as ``data: <json>``), a str (raw event-stream text,
     sent as is) or bytes. ``delay`` waits before each event; after
     ``disconnect_after`` events the connection is dropped (``reset``: with a TCP RST);
-    after ``stall_after`` events the server goes silent until the client hangs up.
+    after ``stall_after`` events the server goes silent until the client hangs up; after
+    ``hold_after`` events it waits until the test sets ``hold`` (a ``threading.Event``),
+    so a test can look at a half-streamed reply without racing a timer.
     """
 
     events: Sequence[Mapping[str, Any] | str | bytes]
@@ -98,6 +100,8 @@ class Events:
     disconnect_after: int | None = None
     reset: bool = False
     stall_after: int | None = None
+    hold_after: int | None = None
+    hold: threading.Event | None = None
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     content_type: str = "text/event-stream"
@@ -549,6 +553,9 @@ async def _events(
             await writer.drain()
             await reader.read()  # silent until the client hangs up (or the server stops)
             return False
+        if sent == item.hold_after and item.hold is not None:
+            await writer.drain()
+            await asyncio.to_thread(item.hold.wait, 60)
         if item.delay:
             await asyncio.sleep(item.delay)
         writer.write(b"%x\r\n%s\r\n" % (len(data), data))
