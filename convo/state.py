@@ -207,7 +207,7 @@ class BaseConversation:
 
             self._transport = get_transport(self.model)
             # A transport shared by every conversation of an endpoint is the process's.
-            self._owns_transport = not getattr(self._transport, "shared", False)
+            self._owns_transport = not self._transport.shared
         return self._transport
 
     # -- a turn's snapshot ------------------------------------------------------------

@@ -7,6 +7,7 @@ that server. The HTTP transport is imported only when a model is used.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from convo.plugins.hookspecs import hookimpl
@@ -21,22 +22,37 @@ RESPONSES_PREFIX = "responses:"
 _OPENAI_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o4-mini")
 
 
-def openai_transport(model: str) -> Transport:
-    """A transport on ``$OPENAI_BASE_URL`` (else OpenAI's), keyed by ``$OPENAI_API_KEY``."""
-    from convo.transports.openai import OpenAITransport
+def _endpoint_key(kind: str) -> tuple[str, str | None, str | None]:
+    # Read now, not at import: the environment picks the endpoint for each new conversation.
+    from convo.transports.pool import key_digest
 
-    return OpenAITransport()
+    return (
+        kind,
+        os.environ.get("OPENAI_BASE_URL") or None,
+        key_digest(os.environ.get("OPENAI_API_KEY") or None),
+    )
+
+
+def openai_transport(model: str) -> Transport:
+    """The process's transport on ``$OPENAI_BASE_URL`` (else OpenAI's), keyed by
+    ``$OPENAI_API_KEY``: one per endpoint and key, shared by every conversation."""
+    from convo.transports.openai import OpenAITransport
+    from convo.transports.pool import shared_transport
+
+    return shared_transport(_endpoint_key("chat"), OpenAITransport)
 
 
 def responses_transport(model: str) -> Transport:
     """The Responses API on the same server: ``responses:gpt-4.1`` sends ``gpt-4.1``.
 
     ``models.json`` picks it per model with an alias:
-    ``{"aliases": {"gpt-4.1": "responses:gpt-4.1"}}``.
+    ``{"aliases": {"gpt-4.1": "responses:gpt-4.1"}}``. Shared as the Chat Completions
+    transport is.
     """
+    from convo.transports.pool import shared_transport
     from convo.transports.responses import ResponsesTransport
 
-    return ResponsesTransport()
+    return shared_transport(_endpoint_key("responses"), ResponsesTransport)
 
 
 @hookimpl

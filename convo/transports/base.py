@@ -52,6 +52,10 @@ class Transport:
     #: How the transport can ask for structured output: "json_schema", "json_object" or "tools".
     structured_output: str = "json_schema"
 
+    #: True for a transport the process owns (one per endpoint and key, see
+    #: :mod:`convo.transports.pool`): conversations that use it never close it.
+    shared: bool = False
+
     def complete(self, request: Request) -> Reply:
         raise NotImplementedError(f"{type(self).__name__} does not implement complete()")
 

@@ -44,6 +44,7 @@ from convo.errors import (
 from convo.reply import Reply
 from convo.request import Request
 from convo.transports.base import Chunk, Transport
+from convo.transports.pool import LoopClients
 from convo.transports.retry import next_delay, retry_after, should_retry
 from convo.transports.sse import ServerSentEvent, SSEDecoder
 from convo.wire import snippet
@@ -158,7 +159,10 @@ class FormatTransport(Transport):
         self._headers = {"Accept": "application/json", **common}
         self._stream_headers = {"Accept": "text/event-stream"}
         self._client: httpx2.Client | None = None
-        self._async: tuple[httpx2.AsyncClient, asyncio.AbstractEventLoop] | None = None
+        # One async client per event loop (see convo.transports.pool).
+        self._async_clients = LoopClients(
+            lambda: httpx2.AsyncClient(timeout=self.timeout, limits=_LIMITS, headers=self._headers)
+        )
         self._lock = threading.Lock()
         # Injectable so tests record waits instead of sleeping.
         self._sleep: Callable[[float], object] = time.sleep
@@ -179,16 +183,8 @@ class FormatTransport(Transport):
                 )
             return self._client
 
-    def _async_client(self) -> httpx2.AsyncClient:
-        loop = asyncio.get_running_loop()
-        held = self._async
-        if held is None or held[1] is not loop:
-            # A pooled connection belongs to the loop that opened it.
-            held = self._async = (
-                httpx2.AsyncClient(timeout=self.timeout, limits=_LIMITS, headers=self._headers),
-                loop,
-            )
-        return held[0]
+    async def _async_client(self) -> httpx2.AsyncClient:
+        return await self._async_clients.get()
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -197,9 +193,7 @@ class FormatTransport(Transport):
 
     async def aclose(self) -> None:
         self.close()
-        held, self._async = self._async, None
-        if held is not None:
-            await held[0].aclose()
+        await self._async_clients.aclose()  # another loop's client closes on that loop
 
     # -- decisions (no I/O) --
 
@@ -338,7 +332,7 @@ class FormatTransport(Transport):
 
     async def acomplete(self, request: Request) -> Reply:
         content = self._content(request, False)
-        client = self._async_client()
+        client = await self._async_client()
         retries = 0
         while True:
             headers: Mapping[str, str] = {}
@@ -356,7 +350,7 @@ class FormatTransport(Transport):
 
     async def astream(self, request: Request) -> AsyncIterator[Chunk]:
         content = self._content(request, True)
-        client = self._async_client()
+        client = await self._async_client()
         retries = 0
         delivered = False
         while True:

@@ -31,6 +31,7 @@ from convo.reply import Reply
 from convo.request import Request
 from convo.transports._http import STREAM_ACCEPT, Call, Endpoint, is_success
 from convo.transports.base import Chunk, Transport
+from convo.transports.pool import LoopClients
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "OpenAITransport"]
 
@@ -109,7 +110,12 @@ class OpenAITransport(Transport):
         self._async_client = async_client
         self._owns_client = client is None
         self._owns_async_client = async_client is None
-        self._async_loop: asyncio.AbstractEventLoop | None = None
+        # Clients this transport makes: one per event loop (see convo.transports.pool).
+        self._async_clients = LoopClients(
+            lambda: httpx2.AsyncClient(
+                timeout=self.timeout, limits=_LIMITS, headers=self._endpoint.client_headers
+            )
+        )
         # A client given by the user keeps its own timeout unless one was asked for here.
         self._timeout_given = timeout is not DEFAULT_TIMEOUT
         self._lock = threading.Lock()
@@ -140,17 +146,9 @@ class OpenAITransport(Transport):
                     )
         return client
 
-    def _async_client_get(self) -> httpx2.AsyncClient:
+    async def _async_client_get(self) -> httpx2.AsyncClient:
         client = self._async_client
-        loop = asyncio.get_running_loop()
-        if client is None or (self._owns_async_client and self._async_loop is not loop):
-            # Pooled connections belong to the loop that opened them: a new loop (each
-            # asyncio.run() makes one) gets a new client; the old one's loop is gone.
-            client = self._async_client = httpx2.AsyncClient(
-                timeout=self.timeout, limits=_LIMITS, headers=self._endpoint.client_headers
-            )
-            self._async_loop = loop
-        return client
+        return await self._async_clients.get() if client is None else client
 
     def _per_request(
         self, client: httpx2.Client | httpx2.AsyncClient, owned: bool, call: Call, stream: bool
@@ -182,14 +180,10 @@ class OpenAITransport(Transport):
                 self._client = client
 
     async def aclose(self) -> None:
-        """Close every client this transport created."""
+        """Close the blocking client and this event loop's client, if this transport
+        created them (another loop's client can only be closed on that loop)."""
         self.close()
-        client, self._async_client = self._async_client, None
-        if client is not None:
-            if self._owns_async_client:
-                await client.aclose()
-            else:
-                self._async_client = client
+        await self._async_clients.aclose()
 
     # -- blocking ------------------------------------------------------------------
 
@@ -273,7 +267,7 @@ class OpenAITransport(Transport):
     async def acomplete(self, request: Request) -> Reply:
         """The async twin of :meth:`complete`."""
         call = self._start(request, stream=False)
-        client = self._async_client_get()
+        client = await self._async_client_get()
         send_headers, timeout = self._per_request(client, self._owns_async_client, call, False)
         while True:
             headers: Mapping[str, str] = {}
@@ -298,7 +292,7 @@ class OpenAITransport(Transport):
         """The async twin of :meth:`stream`; ``aclose()`` it (or use
         ``contextlib.aclosing``) to release the connection when stopping early."""
         call = self._start(request, stream=True)
-        client = self._async_client_get()
+        client = await self._async_client_get()
         send_headers, timeout = self._per_request(client, self._owns_async_client, call, True)
         while True:
             headers: Mapping[str, str] = {}

@@ -271,7 +271,7 @@ async def test_the_async_context_manager_closes_the_clients_it_made(
     async with OpenAITransport(chat_server.url) as t:
         await t.acomplete(make_request())
         t.complete(make_request())
-        clients = (t._client, t._async_client)
+        clients = (t._client, await t._async_clients.get())
     assert all(c is not None and c.is_closed for c in clients)  # type: ignore[union-attr]
     assert chat_server.wait_idle()
 
@@ -332,20 +332,16 @@ def test_each_event_loop_gets_its_own_pool(chat_server: ChatServer) -> None:
     # Connections belong to the loop that opened them; asyncio.run() makes a new loop.
     t = OpenAITransport(chat_server.url)
     first_loop = asyncio.new_event_loop()
-    assert first_loop.run_until_complete(t.acomplete(make_request("a"))).text == "echo: a"
-    first = t._async_client
 
-    async def in_a_new_loop() -> tuple[str, object]:
-        try:
-            return (await t.acomplete(make_request("b"))).text, t._async_client
-        finally:
-            await t.aclose()
+    async def turn(content: str) -> tuple[str, object]:
+        return (await t.acomplete(make_request(content))).text, await t._async_clients.get()
 
-    text, used = asyncio.run(in_a_new_loop())
+    text, first = first_loop.run_until_complete(turn("a"))
+    assert text == "echo: a"
+    text, used = asyncio.run(turn("b"))  # its client is closed as asyncio.run() ends
     assert text == "echo: b"
     assert used is not first
-    assert first is not None
-    first_loop.run_until_complete(first.aclose())
+    first_loop.run_until_complete(t.aclose())
     first_loop.close()
     assert chat_server.wait_idle()
 
