@@ -21,9 +21,9 @@ Where real servers differ from OpenAI's documentation, the rule is here and test
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import orjson
@@ -57,9 +57,13 @@ __all__ = [
     "is_success",
     "merge_headers",
     "response_info",
+    "scrub_error",
+    "scrub_value",
 ]
 
 _SCRUBBED = "***"
+
+E = TypeVar("E", bound=BaseException)
 
 
 class Endpoint:
@@ -132,28 +136,50 @@ class Endpoint:
 
     def scrub_all(self, value: Any) -> Any:
         """``scrub`` applied to every string inside a JSON value."""
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, dict):
-            return {self.scrub(k): self.scrub_all(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.scrub_all(v) for v in value]
-        return value
+        return scrub_value(value, self.scrub)
 
-    def scrub_error(self, error: ConvoError) -> ConvoError:
-        """``error`` with the secrets taken out of its message and snippet: whatever
-        module built it from server text, nothing leaves with the key."""
+    def scrub_error(self, error: E) -> E:
+        """``error`` without the secrets (see :func:`scrub_error`)."""
         if not self._secrets:
             return error
-        text = str(error)
-        clean = self.scrub(text)
-        snip = getattr(error, "snippet", None)
-        if clean == text and (snip is None or self.scrub(snip) == snip):
-            return error
-        error.args = (clean, *error.args[1:])
-        if snip is not None:
-            error.snippet = self.scrub(snip)  # type: ignore[attr-defined]
-        return error
+        return scrub_error(error, self.scrub)
+
+
+def scrub_value(value: Any, clean: Callable[[str], str]) -> Any:
+    """``clean`` applied to every string inside a JSON-like value (keys too)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {scrub_value(k, clean): scrub_value(v, clean) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v, clean) for v in value]
+    if isinstance(value, tuple):
+        return tuple(scrub_value(v, clean) for v in value)
+    return value
+
+
+def scrub_error(error: E, clean: Callable[[str], str]) -> E:
+    """``error`` with ``clean`` applied to everything it shows: its args (so ``str``
+    and ``repr``) and every attribute (message, snippet, type, code, body...).
+
+    The one place every transport's errors pass, streamed or not: whichever module
+    built the error from server text, nothing leaves with the key. A chained
+    exception that shows a secret (a JSON decode error keeps the whole document) is
+    detached, as it cannot be cleaned.
+    """
+    error.args = tuple(scrub_value(a, clean) for a in error.args)
+    for name, value in list(vars(error).items()):
+        if not name.startswith("__"):
+            setattr(error, name, scrub_value(value, clean))
+    link = error.__cause__ or error.__context__
+    while link is not None:
+        shown = f"{link!s} {link!r} {link.args!r} {vars(link)!r}"
+        if clean(shown) != shown:
+            error.__cause__ = error.__context__ = None
+            error.__suppress_context__ = True
+            break
+        link = link.__cause__ or link.__context__
+    return error
 
 
 def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
@@ -366,6 +392,22 @@ class ChunkDecoder:
         self.done = False
 
     def feed(self, data: bytes) -> list[Chunk]:
+        # Every error a stream's content raises leaves through scrub_error, the same
+        # as a non-streamed reply's (issue #13): snippets, chained decode errors, and
+        # the body parse_completion quotes may all hold a key the server echoed.
+        try:
+            return self._feed(data)
+        except ConvoError as exc:
+            raise self._endpoint.scrub_error(exc)  # noqa: B904 - the same exception, cleaned
+
+    def finish(self) -> list[Chunk]:
+        """The body ended: the chunks still held, or why the stream is incomplete."""
+        try:
+            return self._finish()
+        except ConvoError as exc:
+            raise self._endpoint.scrub_error(exc)  # noqa: B904 - the same exception, cleaned
+
+    def _feed(self, data: bytes) -> list[Chunk]:
         if self._kind != "text/event-stream":
             self._body.append(data)
             if "json" not in self._kind:
@@ -373,8 +415,7 @@ class ChunkDecoder:
             return []
         return self._chunks(self._sse.feed(data))
 
-    def finish(self) -> list[Chunk]:
-        """The body ended: the chunks still held, or why the stream is incomplete."""
+    def _finish(self) -> list[Chunk]:
         if self._kind != "text/event-stream":
             body = b"".join(self._body)
             data = _json_body(self._kind, body, self._endpoint)

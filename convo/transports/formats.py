@@ -35,6 +35,7 @@ from convo.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    ConvoError,
     GatewayError,
     ParameterError,
     ProtocolError,
@@ -43,6 +44,7 @@ from convo.errors import (
 )
 from convo.reply import Reply
 from convo.request import Request
+from convo.transports._http import scrub_error
 from convo.transports.base import Chunk, Transport
 from convo.transports.pool import LoopClients
 from convo.transports.retry import next_delay, retry_after, should_retry
@@ -207,7 +209,29 @@ class FormatTransport(Transport):
             raise ProtocolError(
                 "the response is not valid JSON", snippet=snippet(self._scrub(_head(body)))
             ) from None
-        return self.format.reply(data, request_id=headers.get("x-request-id"))
+        try:
+            return self.format.reply(data, request_id=headers.get("x-request-id"))
+        except ConvoError as exc:
+            raise self._scrub_error(exc) from None
+
+    # A stream's events go through these two, sync and async, so every error their
+    # content raises (a format's translator quotes events, a decode error keeps the
+    # document) leaves scrubbed, the same as a non-streamed reply's (issue #13).
+
+    def _translate(self, events: EventTranslator, event: ServerSentEvent) -> list[Chunk]:
+        try:
+            return events.feed(_checked(event, self._scrub))
+        except ConvoError as exc:
+            raise self._scrub_error(exc)  # noqa: B904 - the same exception, cleaned
+
+    def _end(self, events: EventTranslator) -> list[Chunk]:
+        try:
+            return events.finish()
+        except ConvoError as exc:
+            raise self._scrub_error(exc)  # noqa: B904 - the same exception, cleaned
+
+    def _scrub_error(self, error: ConvoError) -> ConvoError:
+        return scrub_error(error, self._scrub) if self._secret else error
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self._secret)
@@ -313,12 +337,12 @@ class FormatTransport(Transport):
                             if not delivered:
                                 self._stream_check(headers, data)
                             for event in sse.feed(data):
-                                for chunk in events.feed(_checked(event, self._scrub)):
+                                for chunk in self._translate(events, event):
                                     delivered = True
                                     yield chunk
                         for event in sse.flush():
-                            yield from events.feed(_checked(event, self._scrub))
-                        yield from events.finish()
+                            yield from self._translate(events, event)
+                        yield from self._end(events)
                         return
                     error: Exception = self._status_failure(
                         response.status_code, headers, response.read()
@@ -366,13 +390,13 @@ class FormatTransport(Transport):
                             if not delivered:
                                 self._stream_check(headers, data)
                             for event in sse.feed(data):
-                                for chunk in events.feed(_checked(event, self._scrub)):
+                                for chunk in self._translate(events, event):
                                     delivered = True
                                     yield chunk
                         for event in sse.flush():
-                            for chunk in events.feed(_checked(event, self._scrub)):
+                            for chunk in self._translate(events, event):
                                 yield chunk
-                        for chunk in events.finish():
+                        for chunk in self._end(events):
                             yield chunk
                         return
                     error: Exception = self._status_failure(
