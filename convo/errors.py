@@ -6,6 +6,7 @@ Catch :class:`ConvoError` to catch them all; catch a branch to act on one kind::
     ├── InputError                   bad input, found before any I/O
     │   ├── MessageError             .index, .field: which message, which field
     │   ├── ParameterError           .param: a request parameter out of range
+    │   ├── UnknownModelError        .model: no known model, plugin or base URL serves it
     │   ├── BudgetError              .over_by: even the pinned messages do not fit
     │   └── ToolDefinitionError      .tool: a tool cannot be defined or registered
     ├── TemplateError                .template, .lineno
@@ -107,6 +108,7 @@ __all__ = [
     "TransportError",
     "TruncatedError",
     "UndefinedVariableError",
+    "UnknownModelError",
     "UnprocessableEntityError",
     "UsageLimitExceeded",
     "VersionConflictError",
@@ -145,6 +147,18 @@ class ParameterError(InputError):
     def __init__(self, message: str, *, param: str | None = None):
         super().__init__(message)
         self.param = param
+
+
+class UnknownModelError(InputError):
+    """No known model, plugin or base URL serves the model name ``model``.
+
+    Without a base URL it would go to api.openai.com and fail there (or on DNS
+    offline), far from the mistyped name; it is refused before any I/O instead.
+    """
+
+    def __init__(self, message: str, *, model: str):
+        super().__init__(message)
+        self.model = model
 
 
 class BudgetError(InputError):

@@ -2,7 +2,10 @@
 
 A name is resolved in this order: the user's aliases, then the names, aliases and
 name prefixes that plugins registered (the longest prefix wins), then the built-in
-OpenAI-compatible transport, which serves any name nobody else claims.
+OpenAI-compatible transport, which serves any name nobody else claims once
+``OPENAI_BASE_URL`` says which server; without it an unknown name raises
+:class:`~convo.errors.UnknownModelError` (a conversation given ``transport=`` never
+resolves its model).
 
 User settings live in ``models.json`` in the config directory
 (``$CONVO_CONFIG_DIR``, else the platform's, e.g. ``~/.config/convo``)::
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from convo.errors import InputError, PluginError
+from convo.errors import InputError, PluginError, UnknownModelError
 from convo.plugins import manager
 
 if TYPE_CHECKING:
@@ -95,10 +98,31 @@ def get_transport(model: str) -> Transport:
     'OpenAITransport'
     """
     name = resolve(model)
-    entry = manager().resolve(name)
+    plugins = manager()
+    entry = plugins.resolve(name)
     if entry is None:
         raise PluginError(f"no plugin serves the model {name!r} (see `convo plugins`)")
+    if not plugins.claims(name) and not os.environ.get("OPENAI_BASE_URL"):
+        raise _unknown(model, name, plugins.model_names())
     return entry.factory(name)
+
+
+def _unknown(model: str, name: str, known: list[str]) -> UnknownModelError:
+    if model != name:
+        source = f"the alias {model!r} in {config_path()}"
+    elif os.environ.get("CONVO_MODEL") == model:
+        source = "from $CONVO_MODEL"
+    elif _config().get("default") == model:
+        source = f"the default in {config_path()}"
+    else:
+        source = "given as the model"
+    return UnknownModelError(
+        f"unknown model {name!r} ({source}): known models are {', '.join(known)} "
+        f"(`convo models` lists them and their aliases); for a model on another server "
+        f"set OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1, or https://api.openai.com/v1 "
+        f"for an OpenAI model not listed) or pass transport=",
+        model=name,
+    )
 
 
 def model_names() -> list[str]:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,14 @@ def test_the_built_wheels_install_and_run_in_a_fresh_venv(tmp_path: Path) -> Non
     )  # fmt: skip
     wheels = sorted(str(p) for p in dist.glob("*.whl"))
     assert [Path(w).name.split("-")[0] for w in wheels] == ["convo", "convo_llamacpp"]
+    # The license travels with the wheel (hatchling's default license-files) and matches
+    # the declared expression.
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        names = wheel.namelist()
+        license_file = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
+        assert "Apache License" in wheel.read(license_file).decode()
+        metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        assert "License-Expression: Apache-2.0" in wheel.read(metadata).decode()
 
     home = tmp_path / "venv"
     venv.create(home, system_site_packages=True, with_pip=False)

@@ -2,7 +2,8 @@
 
 It registers through the same hook as any third-party plugin; the empty prefix makes
 it the fallback, so ``model="llama-3.1-8b"`` with ``OPENAI_BASE_URL`` set talks to
-that server. The HTTP transport is imported only when a model is used.
+that server (without it, :func:`convo.models.get_transport` refuses a name that is
+not in ``_OPENAI_MODELS``). The HTTP transport is imported only when a model is used.
 """
 
 from __future__ import annotations

@@ -271,6 +271,14 @@ class PluginManager:
         matches = [p for p in self._prefixes if model.startswith(p)]
         return self._prefixes[max(matches, key=len)] if matches else None
 
+    def claims(self, model: str) -> bool:
+        """Whether a plugin serves ``model`` by name, alias or a non-empty prefix (not
+        only by the built-in catch-all, the empty prefix)."""
+        self.load()
+        if model in self._names or self._aliases.get(model, "") in self._names:
+            return True
+        return any(p and model.startswith(p) for p in self._prefixes)
+
     def model_names(self) -> list[str]:
         """Every registered model name, in registration order."""
         self.load()

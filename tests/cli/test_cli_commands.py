@@ -308,6 +308,14 @@ def test_an_unreachable_model_is_one_line(run: Convo, monkeypatch: pytest.Monkey
     assert result.stderr.count("\n") == 1
 
 
+def test_an_unknown_model_without_a_base_url_is_one_line(run: Convo) -> None:
+    # Refused before any request: no DNS failure against api.openai.com, no traceback.
+    result = run("ask", "-m", "gtp-4o-mini", "hi", code=1)
+    assert result.stderr.startswith("Error: unknown model 'gtp-4o-mini' (given as the model)")
+    assert "convo models" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_usage_shows_tokens_and_cost_per_conversation_and_overall(
     run: Convo, store: SQLStore
 ) -> None:

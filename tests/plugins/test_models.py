@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from convo import FunctionTransport, InputError, models
+from convo import FunctionTransport, InputError, UnknownModelError, models
 from convo.plugins import PluginManager, hookimpl
 from convo.transports.openai import OpenAITransport
 
@@ -25,9 +25,42 @@ def pm(fresh_manager: PluginManager, config_dir: Path) -> PluginManager:
     return fresh_manager
 
 
-def test_unclaimed_names_go_to_the_openai_compatible_transport(pm: PluginManager) -> None:
+def test_unclaimed_names_go_to_the_openai_compatible_transport(
+    pm: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only once a base URL says which server serves it.
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     with models.get_transport("my-vllm-model") as transport:
         assert isinstance(transport, OpenAITransport)
+
+
+def test_an_unknown_name_without_a_base_url_is_refused_before_any_io(pm: PluginManager) -> None:
+    # It would go to api.openai.com and fail there (or on DNS offline), far from the typo.
+    with pytest.raises(UnknownModelError) as info:
+        models.get_transport("gtp-4o-mini")
+    assert isinstance(info.value, InputError)
+    assert info.value.model == "gtp-4o-mini"
+    text = str(info.value)
+    assert "'gtp-4o-mini'" in text and "given as the model" in text
+    assert "convo models" in text and "OPENAI_BASE_URL" in text and "gpt-4o-mini" in text
+
+
+def test_an_unknown_name_says_where_it_came_from(
+    pm: PluginManager, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config_dir / "models.json").write_text(json.dumps({"aliases": {"fast": "nope-1"}}))
+    with pytest.raises(UnknownModelError, match=r"'nope-1' \(the alias 'fast' in .*models\.json\)"):
+        models.get_transport("fast")
+    monkeypatch.setenv("CONVO_MODEL", "nope-2")
+    with pytest.raises(UnknownModelError, match=r"'nope-2' \(from \$CONVO_MODEL\)"):
+        models.get_transport(models.default_model())
+
+
+@pytest.mark.parametrize("name", ["gpt-4o-mini", "o4-mini", "responses:gpt-5", "local"])
+def test_known_and_claimed_names_need_no_base_url(pm: PluginManager, name: str) -> None:
+    pm.add(Local(), "local-plugin")
+    with models.get_transport(name):
+        pass
 
 
 def test_aliases_resolve_and_the_factory_gets_the_name(pm: PluginManager) -> None:
