@@ -1,7 +1,7 @@
 // convo serve's stored conversations, as the page sees them: the list (GET /conversations,
 // convo's own), a conversation's items (the Conversations API) turned back into chat
 // messages, and the header that continues one (X-Convo-Conversation). Nothing here
-// touches the page; main.js renders.
+// touches the page; conversation-list.js renders.
 
 export const HEADER = "X-Convo-Conversation";
 
