@@ -9,10 +9,10 @@ and captured trace content.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["SCRUBBED", "scrub"]
+__all__ = ["SCRUBBED", "scrub", "scrub_error", "scrub_value"]
 
 SCRUBBED = "<scrubbed>"
 
@@ -58,3 +58,43 @@ def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, list | tuple):
         return [_scrub(v, secrets) for v in value]
     return value
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def scrub_value(value: Any, clean: Callable[[str], str]) -> Any:
+    """``clean`` applied to every string inside a JSON-like value (keys too)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {scrub_value(k, clean): scrub_value(v, clean) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v, clean) for v in value]
+    if isinstance(value, tuple):
+        return tuple(scrub_value(v, clean) for v in value)
+    return value
+
+
+def scrub_error(error: E, clean: Callable[[str], str]) -> E:
+    """``error`` with ``clean`` applied to everything it shows: its args (so ``str``
+    and ``repr``) and every attribute (message, snippet, type, code, body...).
+
+    The one place every transport's errors pass, streamed or not: whichever module
+    built the error from server text, nothing leaves with the key. A chained
+    exception that shows a secret (a JSON decode error keeps the whole document) is
+    detached, as it cannot be cleaned.
+    """
+    error.args = tuple(scrub_value(a, clean) for a in error.args)
+    for name, value in list(vars(error).items()):
+        if not name.startswith("__"):
+            setattr(error, name, scrub_value(value, clean))
+    link = error.__cause__ or error.__context__
+    while link is not None:
+        shown = f"{link!s} {link!r} {link.args!r} {vars(link)!r}"
+        if clean(shown) != shown:
+            error.__cause__ = error.__context__ = None
+            error.__suppress_context__ = True
+            break
+        link = link.__cause__ or link.__context__
+    return error

@@ -21,7 +21,7 @@ Where real servers differ from OpenAI's documentation, the rule is here and test
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -40,6 +40,7 @@ from convo.errors import (
     StreamError,
     status_error,
 )
+from convo.redact import scrub_error, scrub_value
 from convo.reply import Reply
 from convo.request import Request
 from convo.streaming import RESPONSE_KEY, StreamAssembler, chunks_from_reply
@@ -57,8 +58,6 @@ __all__ = [
     "is_success",
     "merge_headers",
     "response_info",
-    "scrub_error",
-    "scrub_value",
 ]
 
 _SCRUBBED = "***"
@@ -143,43 +142,6 @@ class Endpoint:
         if not self._secrets:
             return error
         return scrub_error(error, self.scrub)
-
-
-def scrub_value(value: Any, clean: Callable[[str], str]) -> Any:
-    """``clean`` applied to every string inside a JSON-like value (keys too)."""
-    if isinstance(value, str):
-        return clean(value)
-    if isinstance(value, dict):
-        return {scrub_value(k, clean): scrub_value(v, clean) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub_value(v, clean) for v in value]
-    if isinstance(value, tuple):
-        return tuple(scrub_value(v, clean) for v in value)
-    return value
-
-
-def scrub_error(error: E, clean: Callable[[str], str]) -> E:
-    """``error`` with ``clean`` applied to everything it shows: its args (so ``str``
-    and ``repr``) and every attribute (message, snippet, type, code, body...).
-
-    The one place every transport's errors pass, streamed or not: whichever module
-    built the error from server text, nothing leaves with the key. A chained
-    exception that shows a secret (a JSON decode error keeps the whole document) is
-    detached, as it cannot be cleaned.
-    """
-    error.args = tuple(scrub_value(a, clean) for a in error.args)
-    for name, value in list(vars(error).items()):
-        if not name.startswith("__"):
-            setattr(error, name, scrub_value(value, clean))
-    link = error.__cause__ or error.__context__
-    while link is not None:
-        shown = f"{link!s} {link!r} {link.args!r} {vars(link)!r}"
-        if clean(shown) != shown:
-            error.__cause__ = error.__context__ = None
-            error.__suppress_context__ = True
-            break
-        link = link.__cause__ or link.__context__
-    return error
 
 
 def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:

@@ -42,9 +42,9 @@ from convo.errors import (
     StreamError,
     status_error,
 )
+from convo.redact import scrub_error
 from convo.reply import Reply
 from convo.request import Request
-from convo.transports._http import scrub_error
 from convo.transports.base import Chunk, Transport
 from convo.transports.pool import LoopClients
 from convo.transports.retry import next_delay, retry_after, should_retry

@@ -65,9 +65,9 @@ def test_models_say_their_window(served: Served) -> None:
 
 
 def test_the_playground_is_mounted(served: Served) -> None:
-    import httpx
+    import httpx2  # convo's own HTTP client: httpx itself is not a dependency
 
     base = served.url.removesuffix("/v1")
-    page = httpx.get(f"{base}/playground/")
+    page = httpx2.get(f"{base}/playground/")
     assert page.status_code == 200 and "main.js" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]

@@ -22,6 +22,9 @@ Wire quirks of this server (0.3.36), seen by hand:
 * the chat format drops ``role: "tool"`` messages from the prompt, so the model never
   sees tool results;
 * a stream carries no usage, even with ``stream_options.include_usage``.
+* any other request (even ``GET /v1/models``) that arrives while a stream runs ends
+  that stream at once with ``[DONE]`` (``interrupt_requests``, on by default): the
+  reply is then an empty delta with no finish reason.
 """
 
 from __future__ import annotations
