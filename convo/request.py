@@ -42,7 +42,6 @@ class RequestOptions:
 NO_OPTIONS = RequestOptions()
 
 
-@dataclass(frozen=True, slots=True)
 class Request:
     """What is sent, and how it was fitted into the model's window.
 
@@ -50,19 +49,156 @@ class Request:
     else); ``messages`` the messages in it, system first; ``dropped`` the history
     messages left out to fit ``budget``; ``prompt_tokens`` convo's count of the prompt
     (tool schemas included); ``options`` how to send it (see :class:`RequestOptions`).
+    A request is a value: its attributes cannot be set, and :meth:`replace` makes a
+    changed copy.
+
+    >>> req = Request("m", (Message.user("hi"),), {"model": "m", "messages": []})
+    >>> req.replace(model="n").model, req.model
+    ('n', 'm')
     """
 
+    __slots__ = (
+        "model",
+        "messages",
+        "stream",
+        "tools",
+        "prompt_tokens",
+        "budget",
+        "dropped",
+        "options",
+        "_body",
+        "_view",
+    )
     model: str
     messages: tuple[Message, ...]
-    body: dict[str, Any]
-    stream: bool = False
-    tools: tuple[dict[str, Any], ...] = ()
-    prompt_tokens: int | None = None
-    budget: int | None = None
-    dropped: Sequence[Message] = field(default=(), repr=False)
-    options: RequestOptions = NO_OPTIONS
+    stream: bool
+    tools: tuple[dict[str, Any], ...]
+    prompt_tokens: int | None
+    budget: int | None
+    dropped: Sequence[Message]
+    options: RequestOptions
+    _body: dict[str, Any] | None
+    _view: Mapping[str, Any]
+
+    def __init__(
+        self,
+        model: str,
+        messages: tuple[Message, ...],
+        body: dict[str, Any],
+        stream: bool = False,
+        tools: tuple[dict[str, Any], ...] = (),
+        prompt_tokens: int | None = None,
+        budget: int | None = None,
+        dropped: Sequence[Message] = (),
+        options: RequestOptions = NO_OPTIONS,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "model", model)
+        init(self, "messages", messages)
+        init(self, "stream", stream)
+        init(self, "tools", tools)
+        init(self, "prompt_tokens", prompt_tokens)
+        init(self, "budget", budget)
+        init(self, "dropped", dropped)
+        init(self, "options", options)
+        init(self, "_body", body)  # the caller's dict: theirs to share
+        init(self, "_view", body)
+
+    @classmethod
+    def shared(cls, body: Mapping[str, Any], **fields: Any) -> Request:
+        """A request over a body whose inner dicts are shared (a conversation's cached
+        wire dicts): :attr:`body` is then copied on first access, and :attr:`payload`
+        reads the shared dicts without copying them.
+
+        Copying every message of a long history for each request cost more than the
+        rest of a turn together (the copies also fed the garbage collector), while most
+        transports only encode the body: so the copy is made only for whoever asks for
+        a dict they may edit.
+
+        >>> wire = {"role": "user", "content": "hi"}
+        >>> req = Request.shared({"model": "m", "messages": [wire]}, model="m", messages=())
+        >>> req.body["messages"][0]["content"] = "changed"
+        >>> wire["content"], req.payload["messages"][0]["content"]
+        ('hi', 'changed')
+        """
+        request = cls(body={}, **fields)
+        object.__setattr__(request, "_body", None)
+        object.__setattr__(request, "_view", body)
+        return request
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON payload, a dict of this request's own: edit it to change what this
+        request sends, and nothing else."""
+        body = self._body
+        if body is None:
+            from convo.wire import fresh_body  # the wire module builds bodies
+
+            # Not locked: a request is edited by the one thread that sends it.
+            body = fresh_body(self._view)
+            object.__setattr__(self, "_body", body)
+            object.__setattr__(self, "_view", body)
+        return body
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The body to read or encode, never to edit: :attr:`body` once it has been
+        asked for (with any edits), else the shared view it would copy."""
+        return self._view
 
     @property
     def params(self) -> dict[str, Any]:
         """The body without ``model`` and ``messages``."""
-        return {k: v for k, v in self.body.items() if k not in ("model", "messages")}
+        return {k: v for k, v in self._view.items() if k not in ("model", "messages")}
+
+    def replace(self, **changes: Any) -> Request:
+        """A copy with ``changes`` applied; an unchanged body stays shared, not copied.
+
+        >>> req = Request("m", (), {"model": "m", "messages": []}, stream=True)
+        >>> req.replace(stream=False).stream
+        False
+        """
+        fields = {name: getattr(self, name) for name in _FIELDS}
+        unknown = set(changes) - set(_FIELDS) - {"body"}
+        if unknown:
+            raise TypeError(f"Request.replace() got unknown fields: {sorted(unknown)}")
+        if "body" in changes:
+            fields.update(changes)
+            return Request(**fields)
+        fields.update(changes)
+        if self._body is None:
+            return Request.shared(self._view, **fields)
+        return Request(body=self._body, **fields)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Request is immutable: use request.replace({name}=...)")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Request is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _FIELDS) and (
+            self._view == other._view
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # the body is a dict
+
+    def __repr__(self) -> str:
+        shown = [f"model={self.model!r}", f"messages={self.messages!r}"]
+        shown.append(f"body={dict(self._view)!r}")
+        shown += [f"{n}={getattr(self, n)!r}" for n in _FIELDS[2:] if n != "dropped"]
+        return f"Request({', '.join(shown)})"
+
+
+_FIELDS = (
+    "model",
+    "messages",
+    "stream",
+    "tools",
+    "prompt_tokens",
+    "budget",
+    "dropped",
+    "options",
+)

@@ -174,7 +174,7 @@ class TurnTrace:
             "gen_ai.request.model": request.model,
             "gen_ai.conversation.id": self.conversation_id,
         }
-        body = request.body
+        body = request.payload
         for param, attr in _PARAMS.items():
             value = body.get(param)
             if isinstance(value, int | float) and not isinstance(value, bool):

@@ -220,11 +220,12 @@ def build_request(
         wire=wire,
         extra_body=ctx.extra_body,
         stream_usage=ctx.stream_usage,
+        fresh=False,  # copied only if someone asks for request.body (Request.shared)
     )
-    return Request(
+    return Request.shared(
+        body,
         model=ctx.model,
         messages=fitted.messages,
-        body=body,
         stream=ctx.stream,
         tools=tuple(tools),
         prompt_tokens=fitted.prompt_tokens,

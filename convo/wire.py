@@ -104,33 +104,30 @@ def build_body(
     wire: list[dict[str, Any]] | None = None,
     extra_body: Mapping[str, Any] | None = None,
     stream_usage: bool = True,
+    fresh: bool = True,
 ) -> dict[str, Any]:
     """The request payload: model, messages, every parameter, then ``extra_body``.
 
     ``wire``, if given, is ``messages`` already in the API's shape (see
     :meth:`convo.budget.History.wire`). The body is the caller's alone: no dict or list
     in it is shared with a message's cached wire form, a tool schema or ``params``, so
-    editing it in place changes no other request.
+    editing it in place changes no other request. With ``fresh=False`` the top-level
+    dict and the message list are new but what they hold is shared, to be read only
+    (:meth:`convo.Request.shared` copies it for whoever edits it; see
+    :func:`fresh_body`).
 
     >>> m = Message.user("hi")
     >>> build_body("m", [m], {})["messages"][0]["content"] = "changed"
     >>> build_body("m", [m], {})["messages"][0]["content"]
     'hi'
     """
-    if wire is None:
-        wire = [message_to_wire(m) for m in messages]
-    # A flat message (text content, no tool calls: most of a history) needs one C-level
-    # dict copy; only the others go through _fresh (measured: a call per message was
-    # most of a long history's request-building time).
-    fresh = [
-        w.copy() if "tool_calls" not in w and type(w["content"]) is not list else _fresh(w)
-        for w in wire
-    ]
-    body: dict[str, Any] = {"model": model, "messages": fresh}
-    for key, value in params.items():
-        body[key] = _deep(value) if type(value) is dict or type(value) is list else value
+    messages_wire = (
+        [message_to_wire(m) for m in messages] if wire is None else list(wire)
+    )
+    body: dict[str, Any] = {"model": model, "messages": messages_wire}
+    body.update(params)
     if tools:
-        body["tools"] = [_deep(t) for t in tools]
+        body["tools"] = list(tools)
         body.setdefault("tool_choice", "auto")  # llama.cpp (see the module docstring)
     if stream:
         body["stream"] = True
@@ -138,20 +135,31 @@ def build_body(
             # Usage in the last chunk; a transport whose server refuses the option says so.
             body.setdefault("stream_options", {"include_usage": True})
     if extra_body:
-        body.update({k: _deep(v) for k, v in extra_body.items()})
-    return body
+        body.update(extra_body)
+    return fresh_body(body) if fresh else body
 
 
-def _fresh(wire: dict[str, Any]) -> dict[str, Any]:
-    # A copy of exactly the containers a message's wire dict has (measured: a generic
-    # deep copy made building a 165-message body ten times slower).
-    out = wire.copy()
-    calls = out.get("tool_calls")
-    if calls is not None:
-        out["tool_calls"] = [{**c, "function": c["function"].copy()} for c in calls]
-    content = out["content"]
-    if type(content) is list:
-        out["content"] = [_deep(p) for p in content]
+def fresh_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a body's containers: nothing in it is shared with ``body``.
+
+    >>> wire = {"role": "user", "content": "hi"}
+    >>> fresh_body({"messages": [wire]})["messages"][0] is wire
+    False
+    """
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "messages" and type(value) is list:
+            # A flat message (text content, no tool calls: most of a history) needs one
+            # C-level dict copy; only the others are walked (measured: a call per
+            # message was most of a long history's request-building time).
+            out[key] = [
+                w.copy()
+                if type(w) is dict and "tool_calls" not in w and type(w.get("content")) is str
+                else _deep(w)
+                for w in value
+            ]
+        else:
+            out[key] = _deep(value)
     return out
 
 

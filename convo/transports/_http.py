@@ -203,7 +203,7 @@ class Call:
     )
 
     def __init__(self, endpoint: Endpoint, request: Request, *, stream: bool, max_retries: int):
-        body = request.body
+        body = request.payload  # read only: encoded, never edited
         if stream and body.get("stream") is not True:
             body = {**body, "stream": True}
         options = request.options

@@ -23,7 +23,6 @@ for ``cooldown`` seconds (a circuit breaker), then tried again.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -120,9 +119,7 @@ class FallbackTransport(Transport):
     def _request(self, route: Route, request: Request) -> Request:
         if route.model is None:
             return request
-        return dataclasses.replace(
-            request, model=route.model, body={**request.body, "model": route.model}
-        )
+        return request.replace(model=route.model, body={**request.body, "model": route.model})
 
     def _answered(self, route: Route, reply: Reply) -> Reply:
         label = route.label

@@ -46,7 +46,7 @@ class ResponsesFormat(WireFormat):
     path = "/responses"
 
     def encode(self, request: Request, *, stream: bool) -> dict[str, Any]:
-        body = request.body
+        body = request.payload
         model = str(body.get("model", request.model))
         out: dict[str, Any] = {
             # The prefix that selects this transport (``responses:gpt-4.1``) is not the model's.

@@ -67,7 +67,7 @@ class AnthropicFormat(WireFormat):
         return {"anthropic-version": API_VERSION}
 
     def encode(self, request: Request, *, stream: bool) -> dict[str, Any]:
-        body = request.body
+        body = request.payload  # read only: what is built below is new
         model = str(body.get("model", request.model))
         out: dict[str, Any] = {
             "model": model.removeprefix("anthropic:"),
