@@ -15,12 +15,17 @@ Where real servers differ from OpenAI's documentation, the rule is here and test
 * a 5xx page that is not JSON (a proxy's HTML 502) is a :class:`GatewayError`,
   both a server error (retried) and a protocol error (with a snippet);
 * named events other than ``error`` (``event: ping``) and empty ``data:`` lines are
-  keep-alives.
+  keep-alives;
+* servers that do not know ``stream_options`` (older Azure API versions and vLLM
+  releases, Mistral, proxies in front of older upstreams) refuse the whole request
+  with a 400 or 422 naming it: the request is sent again at once without it, and the transport's
+  :class:`Capabilities` remember not to ask again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -52,6 +57,7 @@ from convo.wire import parse_completion, snippet
 __all__ = [
     "RESPONSE_KEY",
     "Call",
+    "Capabilities",
     "ChunkDecoder",
     "Endpoint",
     "content_type",
@@ -61,6 +67,10 @@ __all__ = [
 ]
 
 _SCRUBBED = "***"
+logger = logging.getLogger("convo.transports.openai")  # the drivers' logger
+# What convo.wire.build_body adds to a streamed body; a different value is the user's.
+_USAGE = "stream_options"
+_USAGE_ASKED = {"include_usage": True}
 
 E = TypeVar("E", bound=BaseException)
 
@@ -159,8 +169,27 @@ def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str
 STREAM_ACCEPT = {"accept": "text/event-stream"}
 
 
+class Capabilities:
+    """What the server behind one transport accepts, learned from its answers.
+
+    ``stream_usage``: whether streamed bodies carry ``stream_options.include_usage``.
+    On by default; turned off, for this transport only, the first time the server
+    refuses the field (see :meth:`Call.retry_delay`). It only ever goes from True to
+    False, a single attribute store: threads that race on it agree, so no lock.
+
+    >>> Capabilities().stream_usage
+    True
+    """
+
+    __slots__ = ("stream_usage",)
+
+    def __init__(self, *, stream_usage: bool = True) -> None:
+        self.stream_usage = stream_usage
+
+
 def encode_json(body: Mapping[str, Any]) -> bytes:
-    """The body as compact UTF-8 JSON, encoded once per call (not per attempt).
+    """The body as compact UTF-8 JSON, encoded once per call (not per attempt; once
+    more only for the retry without a refused ``stream_options``).
 
     orjson, because measurement says so: a 400-message body takes ~150 us with the
     json module and ~15 us with orjson, the largest single cost convo adds to a call.
@@ -186,10 +215,15 @@ class Call:
     """One request across its attempts: encoded once, then told how each attempt went.
 
     The request's :class:`~convo.request.RequestOptions` are applied here: its extra
-    headers and query, and its ``max_retries`` over the transport's.
+    headers and query, and its ``max_retries`` over the transport's. So is the
+    transport's :class:`Capabilities`: the ``stream_options`` convo added to a body is
+    left out where the server refuses it.
     """
 
     __slots__ = (
+        "_body",
+        "_capabilities",
+        "_usage",
         "content",
         "delivered",
         "endpoint",
@@ -202,10 +236,26 @@ class Call:
         "url",
     )
 
-    def __init__(self, endpoint: Endpoint, request: Request, *, stream: bool, max_retries: int):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        request: Request,
+        *,
+        stream: bool,
+        max_retries: int,
+        capabilities: Capabilities | None = None,
+    ):
         body = request.body
         if stream and body.get("stream") is not True:
             body = {**body, "stream": True}
+        # Whether the body carries the usage option convo adds (not one of the user's).
+        self._usage = stream and capabilities is not None and body.get(_USAGE) == _USAGE_ASKED
+        if self._usage and capabilities is not None and not capabilities.stream_usage:
+            # Built before the server refused it, or by someone who did not ask.
+            body = {k: v for k, v in body.items() if k != _USAGE}
+            self._usage = False
+        self._body = body
+        self._capabilities = capabilities
         options = request.options
         self.endpoint = endpoint
         self.url = endpoint.url_for(options.extra_query)
@@ -304,7 +354,24 @@ class Call:
     def retry_delay(
         self, error: Exception, headers: Mapping[str, str], *, now: float, jitter: float
     ) -> float | None:
-        """Seconds to wait before the next attempt, or None to raise ``error``."""
+        """Seconds to wait before the next attempt, or None to raise ``error``.
+
+        A refusal of the usage option convo added is answered once, at once, and not
+        counted as a retry: the body is encoded again without it, and the transport's
+        capabilities say so from now on.
+        """
+        if self._refuses_usage(error):
+            self._body = {k: v for k, v in self._body.items() if k != _USAGE}
+            self.content = encode_json(self._body)
+            self._usage = False
+            if self._capabilities is not None:
+                self._capabilities.stream_usage = False
+            logger.info(
+                "POST %s: the server refuses stream_options; sent again without it, "
+                "and streams from this transport no longer ask for usage",
+                self.shown,
+            )
+            return 0.0
         if isinstance(error, APIStatusError):
             if not should_retry(error.status_code, headers):
                 return None
@@ -316,6 +383,17 @@ class Call:
         if delay is not None:
             self.retries += 1
         return delay
+
+    def _refuses_usage(self, error: Exception) -> bool:
+        # A 400 or 422 that names the field: Azure's "Unrecognized request argument
+        # supplied: stream_options", OpenAI's "Unknown parameter: 'stream_options'.",
+        # pydantic's extra_forbidden at ('body', 'stream_options') (vLLM, Mistral).
+        if not self._usage or not isinstance(error, APIStatusError):
+            return False
+        if error.status_code not in (400, 422):
+            return False
+        said = (error.message, error.param, error.body)
+        return any(_USAGE in (x if isinstance(x, str) else repr(x)) for x in said if x)
 
     def decoder(self, headers: Mapping[str, str]) -> ChunkDecoder:
         return ChunkDecoder(content_type(headers), self.endpoint, response_info(headers))
