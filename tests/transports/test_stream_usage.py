@@ -33,6 +33,16 @@ async def stream_text(t: OpenAITransport, mode: str, **params: Any) -> str:
     return "".join([piece async for piece in conv.stream("hi", **params)])
 
 
+async def stream_reply(t: OpenAITransport, mode: str) -> Any:
+    if mode == "sync":
+        s: Any = Conversation(model="gpt-4o-mini", transport=t).stream("hi")
+        "".join(s)
+    else:
+        s = AsyncConversation(model="gpt-4o-mini", transport=t).stream("hi")
+        "".join([piece async for piece in s])
+    return s.reply
+
+
 def asked_usage(server: ChatServer) -> list[bool]:
     return ["stream_options" in r.json for r in server.requests]
 
@@ -49,7 +59,8 @@ async def test_a_refused_option_is_dropped_and_the_request_retried_once(
         assert asked_usage(refusing) == [True, False]
         assert t.stream_usage is False  # learned, on this transport
         assert all(s == 0 for s in sleeps)  # retried at once: nothing to wait for
-        assert await stream_text(t, mode) == "echo: hi"
+        reply = await stream_reply(t, mode)
+        assert reply.text == "echo: hi" and reply.usage is None  # the server sent none
         assert asked_usage(refusing) == [True, False, False]  # no second refusal
         conv = Conversation(model="gpt-4o-mini", transport=t)
         assert "stream_options" not in conv.prepare("hi", stream=True).body
