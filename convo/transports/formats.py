@@ -123,9 +123,9 @@ class _Send:
     def __init__(self, t: FormatTransport, request: Request, stream: bool) -> None:
         options = request.options
         self.content = orjson.dumps(t.format.encode(request, stream=stream))
-        self.url = t.url
+        self.url = t._url
         if options.extra_query:
-            self.url = str(httpx2.URL(t.url).copy_merge_params(dict(options.extra_query)))
+            self.url = str(httpx2.URL(t._url).copy_merge_params(dict(options.extra_query)))
         # Lower-cased so a user's "accept" replaces the stream's; httpx merges these
         # with the client's headers without case too.
         base = t._stream_headers if stream else {}
@@ -171,20 +171,27 @@ class FormatTransport(Transport):
             )
         self.format = format
         self.structured_output = format.structured_output
-        self.base_url = base_url.rstrip("/")
-        self.url = self.base_url + format.path
+        self._url = base_url.rstrip("/") + format.path  # a password in it is basic auth
+        # A password in the URL is a secret like the key: *** wherever it would show.
+        parsed = httpx2.URL(self._url)
+        user, _, raw = parsed.userinfo.decode("ascii", "replace").partition(":")
+        self._secrets = tuple(x for x in dict.fromkeys((api_key, raw, parsed.password)) if x)
+        self.base_url, self.url = base_url.rstrip("/"), self._url
+        if raw:
+            self.base_url, self.url = (
+                u.replace(f"{user}:{raw}@", f"{user}:***@", 1) for u in (self.base_url, self.url)
+            )
         self.max_retries = max_retries
         self.timeout = timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout)
-        self._secret = api_key
-        common = {"Content-Type": "application/json", "User-Agent": "convo", **format.headers()}
+        # Names lower-cased, so a user's header replaces a default whatever its case.
+        common = {"content-type": "application/json", "user-agent": "convo"}
         if api_key is not None:
-            if format.key_header is None:
-                common["Authorization"] = f"Bearer {api_key}"
-            else:
-                common[format.key_header] = api_key
-        common.update(headers or {})
-        self._headers = {"Accept": "application/json", **common}
-        self._stream_headers = {"Accept": "text/event-stream"}
+            key = format.key_header
+            common[(key or "authorization").lower()] = api_key if key else f"Bearer {api_key}"
+        for name, value in (*format.headers().items(), *(headers or {}).items()):
+            common[name.lower()] = value
+        self._headers = {"accept": "application/json", **common}
+        self._stream_headers = {"accept": "text/event-stream"}
         self._client: httpx2.Client | None = None
         # One async client per event loop (see convo.transports.pool).
         self._async_clients = LoopClients(
@@ -253,10 +260,12 @@ class FormatTransport(Transport):
             raise self._scrub_error(exc)  # noqa: B904 - the same exception, cleaned
 
     def _scrub_error(self, error: ConvoError) -> ConvoError:
-        return scrub_error(error, self._scrub) if self._secret else error
+        return scrub_error(error, self._scrub) if self._secrets else error
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, self._secret)
+        for secret in self._secrets:
+            text = scrub(text, secret)
+        return text
 
     def _status_failure(self, status: int, headers: Mapping[str, str], body: bytes) -> Exception:
         request_id = headers.get("x-request-id") or headers.get("request-id")
@@ -301,24 +310,16 @@ class FormatTransport(Transport):
         return APIConnectionError(f"POST {self.url} failed ({type(exc).__name__}: {detail})")
 
     def _delay(
-        self,
-        send: _Send,
-        retries: int,
-        error: Exception,
-        headers: Mapping[str, str],
-        delivered: bool,
+        self, send: _Send, retries: int, error: Exception, headers: Mapping[str, str], done: bool
     ) -> float:
         if isinstance(error, APIStatusError):
             if not should_retry(error.status_code, headers):
                 raise error
-        elif delivered or not isinstance(error, APIConnectionError):
-            raise error
+        elif done or not isinstance(error, APIConnectionError):
+            raise error  # a stream that delivered a chunk is never replayed; others are final
+        now, jitter = self._clock(), self._random()
         delay = next_delay(
-            retries,
-            max_retries=send.max_retries,
-            headers=headers,
-            now=self._clock(),
-            jitter=self._random(),
+            retries, max_retries=send.max_retries, headers=headers, now=now, jitter=jitter
         )
         if delay is None:
             raise error

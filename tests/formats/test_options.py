@@ -4,12 +4,14 @@ said and how long to wait; over the local server, blocking and async."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from convo import AsyncConversation, Conversation
 from convo.errors import (
+    APIConnectionError,
     APIStatusError,
     APITimeoutError,
     InternalServerError,
@@ -18,7 +20,7 @@ from convo.errors import (
 )
 from convo.transports.formats import FormatTransport
 from tests.formats.conftest import make
-from tests.support import Answer, ChatServer, Respond, error, html_page
+from tests.support import Answer, ChatServer, Drop, Respond, error, html_page
 
 
 def conversation(t: FormatTransport, mode: str, **kw: Any) -> Any:
@@ -96,3 +98,41 @@ async def test_an_error_page_is_quoted_and_its_wait_kept(
 def test_max_retries_must_be_a_count(kind: str, chat_server: ChatServer, bad: object) -> None:
     with pytest.raises(ParameterError, match="max_retries"):
         make(kind, chat_server.url, max_retries=bad)
+
+
+async def test_your_headers_win_whatever_their_case(chat_server: ChatServer, kind: str) -> None:
+    mine = {
+        "authorization": "Bearer proxy",
+        "X-API-KEY": "proxy-key",
+        "content-type": "application/json",
+    }
+    t = make(kind, chat_server.url, headers=mine)
+    try:
+        await send(conversation(t, "sync"))
+        await send(conversation(t, "async"), stream=True)
+    finally:
+        await t.aclose()
+    for sent in chat_server.requests:
+        names = [k for k, _ in sent.header_lines]
+        assert len(names) == len(set(names)), names  # one of each
+        assert (sent.headers["authorization"], sent.headers["x-api-key"]) == (
+            "Bearer proxy",
+            "proxy-key",
+        )
+
+
+async def test_a_password_in_the_base_url_never_shows(
+    chat_server: ChatServer, kind: str, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = chat_server.url.replace("http://", "http://user:hunter2pass@")
+    t = make(kind, url, max_retries=0)
+    chat_server.script(Drop())
+    caplog.set_level(logging.DEBUG, logger="convo")
+    try:
+        assert "hunter2pass" not in repr(t) and "hunter2pass" not in t.url
+        with pytest.raises(APIConnectionError) as info:
+            await send(conversation(t, mode))
+    finally:
+        await t.aclose()
+    assert "hunter2pass" not in str(info.value) and "hunter2pass" not in caplog.text
+    assert chat_server.requests[0].headers["authorization"].startswith("Basic ")
