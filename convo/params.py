@@ -135,7 +135,7 @@ def _options(given: Mapping[str, Any], base: RequestOptions) -> RequestOptions:
     ):
         raise ParameterError("extra_headers must map strings to strings", param="extra_headers")
     else:
-        headers = {**base.extra_headers, **headers}
+        headers = _merge_headers(base.extra_headers, headers)
     query = given.get("extra_query")
     if query is None:
         query = base.extra_query
@@ -146,6 +146,18 @@ def _options(given: Mapping[str, Any], base: RequestOptions) -> RequestOptions:
     return RequestOptions(
         timeout=timeout, extra_headers=dict(headers), extra_query=dict(query), max_retries=retries
     )
+
+
+def _merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """``extra`` over ``base`` by HTTP's rule, names without case: a call's ``x-team``
+    replaces a default ``X-Team`` instead of both being sent. The winner's spelling stays."""
+    out = dict(base)
+    for name, value in extra.items():
+        lower = name.lower()
+        for old in [k for k in out if k.lower() == lower]:
+            del out[old]
+        out[name] = value
+    return out
 
 
 def check_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,13 @@ def test_public_names() -> None:
     assert expected <= set(convo.__all__)
 
 
+def test_event_types_are_exported() -> None:
+    # What Conversation.events() yields is importable from convo itself (issue #13).
+    for name in ("TextDelta", "ToolCallEvent", "ToolResultEvent", "PartialOutput", "Finished"):
+        assert name in convo.__all__, name
+        assert getattr(convo, name) is getattr(convo.events, name)
+
+
 def test_every_error_derives_from_the_root() -> None:
     for name in convo.errors.__all__:
         obj = getattr(convo.errors, name)

@@ -15,19 +15,25 @@ Where real servers differ from OpenAI's documentation, the rule is here and test
 * a 5xx page that is not JSON (a proxy's HTML 502) is a :class:`GatewayError`,
   both a server error (retried) and a protocol error (with a snippet);
 * named events other than ``error`` (``event: ping``) and empty ``data:`` lines are
-  keep-alives.
+  keep-alives;
+* servers that do not know ``stream_options`` (older Azure API versions and vLLM
+  releases, Mistral, proxies in front of older upstreams) refuse the whole request
+  with a 400 or 422 naming it: the request is sent again at once without it, and
+  the transport's :class:`Capabilities` remember not to ask again.
+
+Where requests go and how bodies are encoded is in :mod:`convo.transports._endpoint`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx2
 import orjson
-from pydantic import SecretStr
 
 from convo.errors import (
     APIConnectionError,
@@ -40,10 +46,17 @@ from convo.errors import (
     StreamError,
     status_error,
 )
-from convo.redact import scrub_error, scrub_value
 from convo.reply import Reply
 from convo.request import Request
 from convo.streaming import RESPONSE_KEY, StreamAssembler, chunks_from_reply
+from convo.transports._endpoint import (
+    STREAM_ACCEPT,
+    Endpoint,
+    content_type,
+    encode_json,
+    merge_headers,
+    response_info,
+)
 from convo.transports.base import Chunk
 from convo.transports.retry import next_delay, retry_after, should_retry
 from convo.transports.sse import ServerSentEvent, SSEDecoder
@@ -51,145 +64,55 @@ from convo.wire import parse_completion, snippet
 
 __all__ = [
     "RESPONSE_KEY",
+    "STREAM_ACCEPT",
     "Call",
+    "Capabilities",
     "ChunkDecoder",
     "Endpoint",
     "content_type",
+    "encode_json",
     "is_success",
     "merge_headers",
     "response_info",
 ]
 
-_SCRUBBED = "***"
+logger = logging.getLogger("convo.transports.openai")  # the drivers' logger
+# What convo.wire.build_body adds to a streamed body; a different value is the user's.
+_USAGE = "stream_options"
+_USAGE_ASKED = {"include_usage": True}
 
-E = TypeVar("E", bound=BaseException)
 
+class Capabilities:
+    """What the server behind one transport accepts, learned from its answers.
 
-class Endpoint:
-    """Where requests go and with which credentials; the key never leaves as text.
+    ``stream_usage``: whether streamed bodies carry ``stream_options.include_usage``.
+    On by default; turned off, for this transport only, the first time the server
+    refuses the field (see :meth:`Call.retry_delay`). It only ever goes from True to
+    False, a single attribute store: threads that race on it agree, so no lock.
 
-    ``base_url`` may carry a query (Azure's ``?api-version=``), kept on every request
-    with ``default_query`` added; a password in it is shown as ``***`` (:attr:`shown`).
-    User headers replace the defaults whatever their case.
-
-    >>> e = Endpoint("http://user:pw@127.0.0.1:8000/v1/?api-version=1", SecretStr("sk-k"), {})
-    >>> e.url, e.shown, e.scrub("bad key sk-k")
-    ('http://user:pw@127.0.0.1:8000/v1/chat/completions?api-version=1', \
-'http://user:***@127.0.0.1:8000/v1?api-version=1', 'bad key ***')
+    >>> Capabilities().stream_usage
+    True
     """
 
-    __slots__ = ("_api_key", "_base", "_headers", "_secrets", "base_url", "shown", "url")
+    __slots__ = ("stream_usage",)
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: SecretStr | None,
-        headers: Mapping[str, str],
-        default_query: Mapping[str, Any] | None = None,
-    ):
-        base = httpx2.URL(base_url.rstrip("/"))
-        path = base.path.rstrip("/")
-        if default_query:
-            base = base.copy_merge_params(dict(default_query))
-        self._base = base
-        self.base_url = str(base.copy_with(path=path or "/")).rstrip("/")
-        self.url = str(base.copy_with(path=f"{path}/chat/completions"))
-        userinfo = base.userinfo.decode("ascii", "replace")
-        user, _, raw_password = userinfo.partition(":")
-        secrets = [api_key.get_secret_value() if api_key else "", raw_password, base.password]
-        self._secrets = tuple(s for s in dict.fromkeys(secrets) if s)
-        self.shown = self.base_url
-        if raw_password:
-            self.shown = self.base_url.replace(f"{userinfo}@", f"{user}:{_SCRUBBED}@", 1)
-        self._api_key = api_key
-        common = {"content-type": "application/json", "user-agent": "convo"}
-        if api_key is not None:
-            common["authorization"] = f"Bearer {api_key.get_secret_value()}"
-        common.update(merge_headers({}, headers))
-        self._headers = {
-            False: {"accept": "application/json", **common},
-            True: {"accept": "text/event-stream", **common},
-        }
-        for variant in self._headers.values():
-            variant.update(merge_headers({}, headers))  # a user's Accept wins too
-
-    def headers(self, stream: bool) -> dict[str, str]:
-        return self._headers[stream]
-
-    @property
-    def client_headers(self) -> dict[str, str]:
-        """The headers a client made for this endpoint carries on every request."""
-        return self._headers[False]
-
-    def url_for(self, query: Mapping[str, Any]) -> str:
-        """The request URL with a call's ``extra_query`` added."""
-        if not query:
-            return self.url
-        return str(httpx2.URL(self.url).copy_merge_params(dict(query)))
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every copy of the API key (and a URL's password) replaced."""
-        for secret in self._secrets:
-            text = text.replace(secret, _SCRUBBED)
-        return text
-
-    def scrub_all(self, value: Any) -> Any:
-        """``scrub`` applied to every string inside a JSON value."""
-        return scrub_value(value, self.scrub)
-
-    def scrub_error(self, error: E) -> E:
-        """``error`` without the secrets (see :func:`scrub_error`)."""
-        if not self._secrets:
-            return error
-        return scrub_error(error, self.scrub)
-
-
-def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
-    """``extra`` over ``base``, names compared without case (HTTP's rule), lower-cased.
-
-    >>> merge_headers({"authorization": "Bearer a"}, {"Authorization": "Bearer b"})
-    {'authorization': 'Bearer b'}
-    """
-    out = {k.lower(): v for k, v in base.items()}
-    for k, v in extra.items():
-        out[k.lower()] = v
-    return out
-
-
-STREAM_ACCEPT = {"accept": "text/event-stream"}
-
-
-def encode_json(body: Mapping[str, Any]) -> bytes:
-    """The body as compact UTF-8 JSON, encoded once per call (not per attempt).
-
-    orjson, because measurement says so: a 400-message body takes ~150 us with the
-    json module and ~15 us with orjson, the largest single cost convo adds to a call.
-    Values orjson refuses (non-string keys, integers past 64 bits) fall back to json.
-    """
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def response_info(headers: Mapping[str, str]) -> dict[str, Any]:
-    """What a response's headers tell about the reply: its request id, and the raw
-    headers themselves (rate limits, processing time), lower-cased."""
-    return {"request_id": headers.get("x-request-id"), "headers": dict(headers.items())}
-
-
-def content_type(headers: Mapping[str, str]) -> str:
-    return headers.get("content-type", "").partition(";")[0].strip().lower()
+    def __init__(self, *, stream_usage: bool = True) -> None:
+        self.stream_usage = stream_usage
 
 
 class Call:
     """One request across its attempts: encoded once, then told how each attempt went.
 
     The request's :class:`~convo.request.RequestOptions` are applied here: its extra
-    headers and query, and its ``max_retries`` over the transport's.
+    headers and query, and its ``max_retries`` over the transport's. So is the
+    transport's :class:`Capabilities`: the ``stream_options`` convo added to a body is
+    left out where the server refuses it.
     """
 
     __slots__ = (
+        "_body",
+        "_capabilities",
+        "_usage",
         "content",
         "delivered",
         "endpoint",
@@ -202,10 +125,26 @@ class Call:
         "url",
     )
 
-    def __init__(self, endpoint: Endpoint, request: Request, *, stream: bool, max_retries: int):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        request: Request,
+        *,
+        stream: bool,
+        max_retries: int,
+        capabilities: Capabilities | None = None,
+    ):
         body = request.payload  # read only: encoded, never edited
         if stream and body.get("stream") is not True:
             body = {**body, "stream": True}
+        # Whether the body carries the usage option convo adds (not one of the user's).
+        self._usage = stream and capabilities is not None and body.get(_USAGE) == _USAGE_ASKED
+        if self._usage and capabilities is not None and not capabilities.stream_usage:
+            # Built before the server refused it, or by someone who did not ask.
+            body = {k: v for k, v in body.items() if k != _USAGE}
+            self._usage = False
+        self._body = body
+        self._capabilities = capabilities
         options = request.options
         self.endpoint = endpoint
         self.url = endpoint.url_for(options.extra_query)
@@ -304,7 +243,24 @@ class Call:
     def retry_delay(
         self, error: Exception, headers: Mapping[str, str], *, now: float, jitter: float
     ) -> float | None:
-        """Seconds to wait before the next attempt, or None to raise ``error``."""
+        """Seconds to wait before the next attempt, or None to raise ``error``.
+
+        A refusal of the usage option convo added is answered once, at once, and not
+        counted as a retry: the body is encoded again without it, and the transport's
+        capabilities say so from now on.
+        """
+        if self._refuses_usage(error):
+            self._body = {k: v for k, v in self._body.items() if k != _USAGE}
+            self.content = encode_json(self._body)
+            self._usage = False
+            if self._capabilities is not None:
+                self._capabilities.stream_usage = False
+            logger.info(
+                "POST %s: the server refuses stream_options; sent again without it, "
+                "and streams from this transport no longer ask for usage",
+                self.shown,
+            )
+            return 0.0
         if isinstance(error, APIStatusError):
             if not should_retry(error.status_code, headers):
                 return None
@@ -316,6 +272,17 @@ class Call:
         if delay is not None:
             self.retries += 1
         return delay
+
+    def _refuses_usage(self, error: Exception) -> bool:
+        # A 400 or 422 that names the field: Azure's "Unrecognized request argument
+        # supplied: stream_options", OpenAI's "Unknown parameter: 'stream_options'.",
+        # pydantic's extra_forbidden at ('body', 'stream_options') (vLLM, Mistral).
+        if not self._usage or not isinstance(error, APIStatusError):
+            return False
+        if error.status_code not in (400, 422):
+            return False
+        said = (error.message, error.param, error.body)
+        return any(_USAGE in (x if isinstance(x, str) else repr(x)) for x in said if x)
 
     def decoder(self, headers: Mapping[str, str]) -> ChunkDecoder:
         return ChunkDecoder(content_type(headers), self.endpoint, response_info(headers))

@@ -52,6 +52,11 @@ class Transport:
     #: How the transport can ask for structured output: "json_schema", "json_object" or "tools".
     structured_output: str = "json_schema"
 
+    #: Whether streamed bodies ask for usage in the last chunk
+    #: (``stream_options.include_usage``); the HTTP transport turns it off for a server
+    #: that refuses the field.
+    stream_usage: bool = True
+
     #: True for a transport the process owns (one per endpoint and key, see
     #: :mod:`convo.transports.pool`): conversations that use it never close it.
     shared: bool = False

@@ -114,12 +114,37 @@ class WireFormat:
         )
 
 
+class _Send:
+    """How one call goes out, decided once before any I/O: the request's options
+    (:class:`~convo.request.RequestOptions`) over the transport's settings."""
+
+    __slots__ = ("content", "headers", "max_retries", "timeout", "url")
+
+    def __init__(self, t: FormatTransport, request: Request, stream: bool) -> None:
+        options = request.options
+        self.content = orjson.dumps(t.format.encode(request, stream=stream))
+        self.url = t._url
+        if options.extra_query:
+            self.url = str(httpx2.URL(t._url).copy_merge_params(dict(options.extra_query)))
+        # Lower-cased so a user's "accept" replaces the stream's; httpx merges these
+        # with the client's headers without case too.
+        base = t._stream_headers if stream else {}
+        headers = {k.lower(): v for k, v in (*base.items(), *options.extra_headers.items())}
+        self.headers = headers or None
+        timeout = options.timeout
+        if timeout is not None and not isinstance(timeout, httpx2.Timeout):
+            timeout = httpx2.Timeout(timeout)
+        self.timeout: Any = httpx2.USE_CLIENT_DEFAULT if timeout is None else timeout
+        self.max_retries = t.max_retries if options.max_retries is None else options.max_retries
+
+
 class FormatTransport(Transport):
     """Speaks a :class:`WireFormat` over pooled ``httpx2`` clients, sync and async.
 
     Retries are the Chat Completions transport's policy (:mod:`convo.transports.retry`):
     408/409/429/5xx and connection failures, with backoff or the server's wait, and
-    never once a streamed chunk reached the caller.
+    never once a streamed chunk reached the caller. A request's options (timeout, extra
+    headers and query, max_retries) win over the transport's.
     """
 
     def __init__(
@@ -140,26 +165,33 @@ class FormatTransport(Transport):
             raise ParameterError(
                 "api_key has characters an HTTP header cannot carry", param="api_key"
             )
-        if not isinstance(max_retries, int) or max_retries < 0:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ParameterError(
                 f"max_retries must be an int >= 0, got {max_retries!r}", param="max_retries"
             )
         self.format = format
         self.structured_output = format.structured_output
-        self.base_url = base_url.rstrip("/")
-        self.url = self.base_url + format.path
+        self._url = base_url.rstrip("/") + format.path  # a password in it is basic auth
+        # A password in the URL is a secret like the key: *** wherever it would show.
+        parsed = httpx2.URL(self._url)
+        user, _, raw = parsed.userinfo.decode("ascii", "replace").partition(":")
+        self._secrets = tuple(x for x in dict.fromkeys((api_key, raw, parsed.password)) if x)
+        self.base_url, self.url = base_url.rstrip("/"), self._url
+        if raw:
+            self.base_url, self.url = (
+                u.replace(f"{user}:{raw}@", f"{user}:***@", 1) for u in (self.base_url, self.url)
+            )
         self.max_retries = max_retries
         self.timeout = timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout)
-        self._secret = api_key
-        common = {"Content-Type": "application/json", "User-Agent": "convo", **format.headers()}
+        # Names lower-cased, so a user's header replaces a default whatever its case.
+        common = {"content-type": "application/json", "user-agent": "convo"}
         if api_key is not None:
-            if format.key_header is None:
-                common["Authorization"] = f"Bearer {api_key}"
-            else:
-                common[format.key_header] = api_key
-        common.update(headers or {})
-        self._headers = {"Accept": "application/json", **common}
-        self._stream_headers = {"Accept": "text/event-stream"}
+            key = format.key_header
+            common[(key or "authorization").lower()] = api_key if key else f"Bearer {api_key}"
+        for name, value in (*format.headers().items(), *(headers or {}).items()):
+            common[name.lower()] = value
+        self._headers = {"accept": "application/json", **common}
+        self._stream_headers = {"accept": "text/event-stream"}
         self._client: httpx2.Client | None = None
         # One async client per event loop (see convo.transports.pool).
         self._async_clients = LoopClients(
@@ -199,9 +231,6 @@ class FormatTransport(Transport):
 
     # -- decisions (no I/O) --
 
-    def _content(self, request: Request, stream: bool) -> bytes:
-        return orjson.dumps(self.format.encode(request, stream=stream))
-
     def _reply(self, headers: Mapping[str, str], body: bytes) -> Reply:
         try:
             data = orjson.loads(body)
@@ -231,30 +260,37 @@ class FormatTransport(Transport):
             raise self._scrub_error(exc)  # noqa: B904 - the same exception, cleaned
 
     def _scrub_error(self, error: ConvoError) -> ConvoError:
-        return scrub_error(error, self._scrub) if self._secret else error
+        return scrub_error(error, self._scrub) if self._secrets else error
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, self._secret)
+        for secret in self._secrets:
+            text = scrub(text, secret)
+        return text
 
     def _status_failure(self, status: int, headers: Mapping[str, str], body: bytes) -> Exception:
         request_id = headers.get("x-request-id") or headers.get("request-id")
+        wait = retry_after(headers, now=self._clock())
         text = self._scrub(body.decode("utf-8", "replace"))
         try:
             data = json.loads(text) if text.strip() else None
         except ValueError:
             data = None
         if not isinstance(data, Mapping):
+            # Quoted in the message, so a log line shows what answered (a proxy's page).
+            quoted = snippet(text)
+            ctype = headers.get("content-type", "").partition(";")[0].strip() or "no content type"
+            what = f"{_reason(status)}; the body is {ctype}, not the API's JSON"
+            said = f"{what}: {quoted!r}" if quoted else what
             if status >= 500:
                 return GatewayError(
-                    f"the server answered {status}, not the API's JSON",
+                    said,
                     status_code=status,
                     request_id=request_id,
-                    snippet=snippet(text),
-                    body=snippet(text),
+                    snippet=quoted,
+                    body=quoted,
+                    retry_after=wait,
                 )
-            return status_error(
-                status, snippet(text) or _reason(status), request_id=request_id, body=snippet(text)
-            )
+            return status_error(status, said, request_id=request_id, body=quoted, retry_after=wait)
         message, kind, code = self.format.error_fields(data)
         return status_error(
             status,
@@ -263,7 +299,7 @@ class FormatTransport(Transport):
             code=code,
             request_id=request_id,
             body=data,
-            retry_after=retry_after(headers, now=self._clock()),
+            retry_after=wait,
         )
 
     def _connection_failure(self, exc: httpx2.HTTPError) -> APIConnectionError:
@@ -274,19 +310,16 @@ class FormatTransport(Transport):
         return APIConnectionError(f"POST {self.url} failed ({type(exc).__name__}: {detail})")
 
     def _delay(
-        self, retries: int, error: Exception, headers: Mapping[str, str], delivered: bool
+        self, send: _Send, retries: int, error: Exception, headers: Mapping[str, str], done: bool
     ) -> float:
         if isinstance(error, APIStatusError):
             if not should_retry(error.status_code, headers):
                 raise error
-        elif delivered or not isinstance(error, APIConnectionError):
-            raise error
+        elif done or not isinstance(error, APIConnectionError):
+            raise error  # a stream that delivered a chunk is never replayed; others are final
+        now, jitter = self._clock(), self._random()
         delay = next_delay(
-            retries,
-            max_retries=self.max_retries,
-            headers=headers,
-            now=self._clock(),
-            jitter=self._random(),
+            retries, max_retries=send.max_retries, headers=headers, now=now, jitter=jitter
         )
         if delay is None:
             raise error
@@ -302,13 +335,15 @@ class FormatTransport(Transport):
     # -- blocking --
 
     def complete(self, request: Request) -> Reply:
-        content = self._content(request, False)
+        send = _Send(self, request, False)
         client = self._sync_client()
         retries = 0
         while True:
             headers: Mapping[str, str] = {}
             try:
-                response = client.post(self.url, content=content)
+                response = client.post(
+                    send.url, content=send.content, headers=send.headers, timeout=send.timeout
+                )
             except httpx2.HTTPError as exc:
                 error: Exception = self._connection_failure(exc)
             else:
@@ -316,11 +351,11 @@ class FormatTransport(Transport):
                 if 200 <= response.status_code < 300:
                     return self._reply(headers, response.content)
                 error = self._status_failure(response.status_code, headers, response.content)
-            self._sleep(self._delay(retries, error, headers, False))
+            self._sleep(self._delay(send, retries, error, headers, False))
             retries += 1
 
     def stream(self, request: Request) -> Iterator[Chunk]:
-        content = self._content(request, True)
+        send = _Send(self, request, True)
         client = self._sync_client()
         retries = 0
         delivered = False
@@ -328,7 +363,11 @@ class FormatTransport(Transport):
             headers: Mapping[str, str] = {}
             try:
                 with client.stream(
-                    "POST", self.url, content=content, headers=self._stream_headers
+                    "POST",
+                    send.url,
+                    content=send.content,
+                    headers=send.headers,
+                    timeout=send.timeout,
                 ) as response:
                     headers = response.headers
                     if 200 <= response.status_code < 300:
@@ -349,19 +388,21 @@ class FormatTransport(Transport):
                     )
             except httpx2.HTTPError as exc:
                 error = self._connection_failure(exc)
-            self._sleep(self._delay(retries, error, headers, delivered))
+            self._sleep(self._delay(send, retries, error, headers, delivered))
             retries += 1
 
     # -- async --
 
     async def acomplete(self, request: Request) -> Reply:
-        content = self._content(request, False)
+        send = _Send(self, request, False)
         client = await self._async_client()
         retries = 0
         while True:
             headers: Mapping[str, str] = {}
             try:
-                response = await client.post(self.url, content=content)
+                response = await client.post(
+                    send.url, content=send.content, headers=send.headers, timeout=send.timeout
+                )
             except httpx2.HTTPError as exc:
                 error: Exception = self._connection_failure(exc)
             else:
@@ -369,11 +410,11 @@ class FormatTransport(Transport):
                 if 200 <= response.status_code < 300:
                     return self._reply(headers, response.content)
                 error = self._status_failure(response.status_code, headers, response.content)
-            await self._asleep(self._delay(retries, error, headers, False))
+            await self._asleep(self._delay(send, retries, error, headers, False))
             retries += 1
 
     async def astream(self, request: Request) -> AsyncIterator[Chunk]:
-        content = self._content(request, True)
+        send = _Send(self, request, True)
         client = await self._async_client()
         retries = 0
         delivered = False
@@ -381,7 +422,11 @@ class FormatTransport(Transport):
             headers: Mapping[str, str] = {}
             try:
                 async with client.stream(
-                    "POST", self.url, content=content, headers=self._stream_headers
+                    "POST",
+                    send.url,
+                    content=send.content,
+                    headers=send.headers,
+                    timeout=send.timeout,
                 ) as response:
                     headers = response.headers
                     if 200 <= response.status_code < 300:
@@ -404,7 +449,7 @@ class FormatTransport(Transport):
                     )
             except httpx2.HTTPError as exc:
                 error = self._connection_failure(exc)
-            await self._asleep(self._delay(retries, error, headers, delivered))
+            await self._asleep(self._delay(send, retries, error, headers, delivered))
             retries += 1
 
 

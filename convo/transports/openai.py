@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from convo.errors import ParameterError
 from convo.reply import Reply
 from convo.request import Request
-from convo.transports._http import STREAM_ACCEPT, Call, Endpoint, is_success
+from convo.transports._http import STREAM_ACCEPT, Call, Capabilities, Endpoint, is_success
 from convo.transports.base import Chunk, Transport
 from convo.transports.pool import LoopClients
 
@@ -54,9 +54,10 @@ class OpenAITransport(Transport):
     certificates, transports); the transport closes only the clients it created.
     ``headers`` replace the defaults whatever their case (an ``authorization`` of yours
     is the only one sent); ``default_query`` is added to every request's URL, after
-    any query in ``base_url`` (Azure's ``?api-version=``). ``stream_usage=False``
-    stops asking for usage in streams (``stream_options``), for servers that refuse
-    it with 400 "Unrecognized request argument".
+    any query in ``base_url`` (Azure's ``?api-version=``). Streams ask for usage
+    (``stream_options``) until the server refuses the field: that request is sent
+    again without it, and this transport stops asking (:attr:`stream_usage`);
+    ``stream_usage=False`` never asks.
 
     Example::
 
@@ -102,8 +103,7 @@ class OpenAITransport(Transport):
             dict(headers or {}),
             default_query,
         )
-        #: Whether streamed requests ask for usage (``stream_options.include_usage``).
-        self.stream_usage = stream_usage
+        self._capabilities = Capabilities(stream_usage=stream_usage)
         self.timeout = timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout)
         self.max_retries = max_retries
         self._client = client
@@ -129,6 +129,16 @@ class OpenAITransport(Transport):
     def base_url(self) -> str:
         """The base URL, a password in it shown as ``***``."""
         return self._endpoint.shown
+
+    @property
+    def stream_usage(self) -> bool:
+        """Whether streamed requests ask for usage (``stream_options.include_usage``):
+        True until the server refuses it (or ``stream_usage=False`` was given)."""
+        return self._capabilities.stream_usage
+
+    @stream_usage.setter
+    def stream_usage(self, value: bool) -> None:
+        self._capabilities.stream_usage = bool(value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -188,7 +198,13 @@ class OpenAITransport(Transport):
     # -- blocking ------------------------------------------------------------------
 
     def _start(self, request: Request, stream: bool) -> Call:
-        return Call(self._endpoint, request, stream=stream, max_retries=self.max_retries)
+        return Call(
+            self._endpoint,
+            request,
+            stream=stream,
+            max_retries=self.max_retries,
+            capabilities=self._capabilities,
+        )
 
     def _wait(self, call: Call, error: Exception, headers: Mapping[str, str]) -> float:
         delay = call.retry_delay(error, headers, now=self._clock(), jitter=self._random())

@@ -16,6 +16,7 @@ from tests.support.chatserver import (
     Respond,
     error,
     html_page,
+    refusal,
 )
 
 
@@ -40,5 +41,6 @@ __all__ = [
     "Respond",
     "error",
     "html_page",
+    "refusal",
     "require",
 ]

@@ -42,6 +42,7 @@ from typing import Any, TypeAlias
 from tests.support import formats
 
 __all__ = [
+    "REFUSALS",
     "Answer",
     "ChatServer",
     "Drop",
@@ -51,6 +52,7 @@ __all__ = [
     "Respond",
     "error",
     "html_page",
+    "refusal",
 ]
 
 
@@ -147,6 +149,33 @@ def html_page(status: int = 502) -> Respond:
         "</body>\r\n</html>\r\n"
     )
     return Respond(status, page, content_type="text/html")
+
+
+# How real servers refuse a body field they do not know, as seen in their issue trackers.
+REFUSALS = ("azure", "openai", "vllm", "mistral")
+
+
+def refusal(field: str, server: str = "azure") -> Respond:
+    """The answer ``server`` (one of :data:`REFUSALS`) gives to a body with ``field``."""
+    if server == "azure":  # Azure OpenAI, older api-versions
+        says = f"Unrecognized request argument supplied: {field}"
+        return error(400, says, type="invalid_request_error")
+    if server == "openai":  # OpenAI's own wording, relayed by proxies to older upstreams
+        says = f"Unknown parameter: '{field}'."
+        return error(400, says, type="invalid_request_error", param=field, code="unknown_parameter")
+    forbidden = {
+        "type": "extra_forbidden",
+        "loc": ("body", field),
+        "msg": "Extra inputs are not permitted",
+    }
+    if server == "vllm":  # 2024 releases: extra="forbid", pydantic's errors as text
+        text = str([forbidden])
+        body = {"object": "error", "message": text, "type": "BadRequestError", "code": 400}
+        return Respond(400, body)
+    if server == "mistral":  # FastAPI's 422, the pydantic errors under "message"
+        detail = [{**forbidden, "loc": ["body", field]}]
+        return Respond(422, {"object": "error", "message": {"detail": detail}, "code": None})
+    raise ValueError(f"no refusal known for {server!r}")
 
 
 @dataclass
@@ -284,9 +313,19 @@ class _Renderer:
 class ChatServer:
     """The server; ``start()`` (or ``with``) runs it in a daemon thread on an ephemeral port."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cors: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        cors: bool = False,
+        refuse: Mapping[str, Respond] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        # refuse: a body field this server does not know, and how it says so (see
+        # refusal()); a request carrying it gets that answer, and the script waits.
+        self.refuse = dict(refuse or {})
         # cors: answer preflights and allow any origin, as a browser page on another
         # origin (the playground) needs; GET .../models then lists one model.
         self.cors = cors
@@ -427,11 +466,26 @@ class ChatServer:
             models = {"object": "list", "data": [{"id": "chatserver", "object": "model"}]}
             await _respond(writer, Respond(200, models, headers=_CORS), 0)
             return True
+        refused = self._refusal(recorded)
+        if refused is not None:
+            await _respond(writer, refused, next(self._numbers))
+            return headers.get("connection", "").lower() != "close"
         item = self._script.popleft() if self._script else None
         if self.cors and isinstance(item, Respond | Events | Answer):
             item = dataclasses.replace(item, headers={**_CORS, **item.headers})
         keep = await self._answer(item, recorded, reader, writer)
         return keep and headers.get("connection", "").lower() != "close"
+
+    def _refusal(self, req: Recorded) -> Respond | None:
+        if not self.refuse or req.method != "POST":
+            return None
+        try:
+            body = req.json
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        return next((r for name, r in self.refuse.items() if name in body), None)
 
     async def _answer(
         self,

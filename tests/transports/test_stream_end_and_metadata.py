@@ -82,8 +82,9 @@ def test_an_empty_read_between_cr_and_lf_does_not_split_an_event() -> None:
     assert d.feed(b"\ndata: b\r\n\r\n") == [ServerSentEvent("message", "a\nb")]
 
 
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 async def test_a_streamed_reply_carries_the_metadata(
-    transport: OpenAITransport, chat_server: ChatServer, mode: str
+    transport: OpenAITransport, chat_server: ChatServer, mode: str, field: str
 ) -> None:
     token = {"token": "Hel", "logprob": -0.1, "bytes": None, "top_logprobs": []}
     token2 = {"token": "lo", "logprob": -0.2, "bytes": None, "top_logprobs": []}
@@ -91,11 +92,11 @@ async def test_a_streamed_reply_carries_the_metadata(
         Events(
             [
                 chunk(
-                    {"role": "assistant", "reasoning_content": "think "},
+                    {"role": "assistant", field: "think "},
                     system_fingerprint="fp_1",
                     service_tier="default",
                 ),
-                chunk({"reasoning_content": "hard"}, system_fingerprint="fp_1"),
+                chunk({field: "hard"}, system_fingerprint="fp_1"),
                 chunk({"content": "Hel"}, logprobs={"content": [token]}),
                 chunk({"content": "lo"}, "stop", logprobs={"content": [token2]}),
             ],
