@@ -18,7 +18,7 @@ def test_from_empty_the_schema_matches_the_models(db_url: str) -> None:
     with SQLStore(db_url) as store:
         assert store.latest() is None
         engine = store._engine
-        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0004"
+        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0005"
         with engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"version_table": "convo_alembic_version"}
