@@ -113,8 +113,11 @@ def _free_own_rows(s: Connection, cid: str, start: int) -> None:
             )
 
 
-def _clip_segments(s: Connection, cid: str, start: int) -> None:
-    """``cid``'s inherited segments end at ``start``; its own one begins there at most."""
+def _clip_segments(s: Connection, cid: str, start: int) -> list[str]:
+    """``cid``'s inherited segments end at ``start``; its own one begins there at most.
+    Returns the sources it now reads less of (tombstones among them may be collectable).
+    """
+    clipped = []
     for source, lo, hi in ops.SEGMENTS_OF.rows(s, {"cid": cid}):
         mine = (S.conversation_id == cid, S.source_id == source)
         if source == cid:
@@ -122,8 +125,11 @@ def _clip_segments(s: Connection, cid: str, start: int) -> None:
                 s.execute(update(SEGMENTS).where(*mine).values(lo=start))
         elif lo >= start:
             s.execute(sql_delete(SEGMENTS).where(*mine))
+            clipped.append(source)
         elif hi is None or hi > start:
             s.execute(update(SEGMENTS).where(*mine).values(hi=start))
+            clipped.append(source)
+    return clipped
 
 
 def _shift_turns(s: Connection, cid: str, start: int, stop: int) -> None:
@@ -178,7 +184,7 @@ def delete_messages(s: Connection, cid: str, expected: int, start: int, stop: in
     rows = _rows(s, cid, start, count)
     _check_cut(rows, start, stop)
     tail = rows[stop - start :]
-    _clip_segments(s, cid, start)
+    clipped = _clip_segments(s, cid, start)
     _free_own_rows(s, cid, start)
     if tail:
         s.execute(
@@ -192,6 +198,8 @@ def delete_messages(s: Connection, cid: str, expected: int, start: int, stop: in
                 for i, r in enumerate(tail)
             ],
         )
+    for source in clipped:
+        ops.collect(s, source)  # a deleted source no one reads any more goes now
     _shift_turns(s, cid, start, stop)
     removed = rows[: stop - start]
     values: dict[str, Any] = {"message_count": count - (stop - start)}
