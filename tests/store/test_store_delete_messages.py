@@ -172,3 +172,48 @@ def test_async_delete_messages(db_url: str) -> None:
             return [m.text for m in (await store.load("x")).messages]
 
     assert asyncio.run(main()) == ["u0", "a0", "u1"]
+
+
+def test_random_edits_keep_every_history_and_collect_everything(store: SQLStore) -> None:
+    """Forks, turns, cuts and deletions at random, checked against plain lists."""
+    import random
+
+    rng = random.Random(17)
+    counter = iter(range(100_000))
+    model: dict[str, list[str]] = {}
+
+    def say(cid: str, n: int) -> None:
+        texts = [f"m{next(counter)}" for _ in range(n)]
+        version = store.load(cid, tail=0).version
+        store.append_turn(cid, version, [Message.user(t) for t in texts], TurnMeta())
+        model[cid].extend(texts)
+
+    store.append_turn(
+        "r", 0, [Message.user("m-root")], TurnMeta(), create=ConversationHeader(id="r")
+    )
+    model["r"] = ["m-root"]
+    for n in range(40):
+        cid = rng.choice(sorted(model))
+        roll = rng.random()
+        if roll < 0.35:
+            at = rng.randint(0, len(model[cid]))
+            new = store.fork(cid, at=at, new_id=f"f{n}")
+            model[new] = model[cid][:at]
+            say(new, rng.randint(1, 3))
+        elif roll < 0.7 and model[cid]:
+            start = rng.randrange(len(model[cid]))
+            stop = rng.randint(start + 1, len(model[cid]))
+            store.delete_messages(cid, store.load(cid, tail=0).version, start, stop)
+            del model[cid][start:stop]
+        elif roll < 0.85 and len(model) > 1:
+            store.delete(cid)
+            del model[cid]
+        else:
+            say(cid, rng.randint(1, 2))
+        for other, texts in model.items():
+            assert _texts(store, other) == texts, (n, other)
+            tail = store.load(other, tail=2)
+            assert [m.text for m in tail.messages] == texts[-2:]
+    for cid in list(model):
+        store.delete(cid)
+    assert _counts(store) == dict.fromkeys(_counts(store), 0)
