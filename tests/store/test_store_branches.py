@@ -91,6 +91,19 @@ def test_an_edit_of_the_first_message_is_a_sibling_through_forked_from(chat: SQL
         assert chat.branches(cid) == [Branch(position=0, conversations=expected, index=i)]
 
 
+def test_a_link_through_a_collected_conversation_is_lost_for_forks_at_0(
+    chat: SQLStore,
+) -> None:
+    _edit(chat, "a", 0, "u0 b", new_id="b")
+    _edit(chat, "b", 0, "u0 c", new_id="c")  # c shares no row with b or a
+    _edit(chat, "b", 1, "a0 d", new_id="d")  # d shares b's first row
+    chat.delete("b")  # d keeps b's row: a tombstone, its forked_from link stays
+    assert chat.branches("a") == [Branch(position=0, conversations=["a", "d", "c"], index=0)]
+    chat.delete("d")  # b's row is collected: the link from c to a is gone
+    assert chat.branches("a") == []
+    assert chat.branches("c") == []
+
+
 def test_prefixes_continuations_and_empty_forks_are_not_siblings(chat: SQLStore) -> None:
     _edit(chat, "a", 4, "u2", "a2", new_id="longer")  # continues a: a is its prefix
     chat.fork("a", at=2, new_id="empty")  # forked, nothing said yet

@@ -64,6 +64,15 @@ def test_a_stale_version_or_a_bad_range_changes_nothing(store: SQLStore, a: str)
     with pytest.raises(InputError):
         store.delete_messages("a ", 2, 0, 1)
     assert store.export(a) == before and _counts(store) == rows
+    # A delete bumps the version: a turn made from the same version is refused, and
+    # the other way round.
+    assert store.delete_messages(a, 2, 3, 4) == 3
+    with pytest.raises(VersionConflictError):
+        store.append_turn(a, 2, [Message.user("late")], TurnMeta())
+    store.append_turn(a, 3, [Message.user("next")], TurnMeta())
+    with pytest.raises(VersionConflictError):
+        store.delete_messages(a, 3, 0, 1)
+    assert _texts(store, a) == ["u0", "a0", "u1", "next"]
 
 
 def test_a_cut_through_a_tool_round_is_refused(store: SQLStore) -> None:
