@@ -23,12 +23,8 @@ from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
     Connection,
-    and_,
     delete,
-    exists,
     func,
-    insert,
-    or_,
     select,
     update,
 )
@@ -41,7 +37,7 @@ from convo.errors import (
     VersionConflictError,
 )
 from convo.messages import Message
-from convo.store import _codec as codec, _edit, _rows as ops, _transfer, _tree
+from convo.store import _codec as codec, _edit, _listing, _porting, _rows as ops, _transfer, _tree
 from convo.store._checks import check_header, check_id, check_metadata_keys, check_turn
 from convo.store._engine import WRITE, Durability, default_url, make_engine, retrying
 from convo.store._migrate import upgrade
@@ -52,8 +48,6 @@ from convo.store._rows import (
     TR,
     TURNS,
     C,
-    M,
-    S,
 )
 from convo.store.base import (
     Branch,
@@ -363,58 +357,18 @@ class SQLStore:
         the next page: unlike ``offset``, it neither repeats nor skips a conversation
         when others are written meanwhile.
         """
-        if limit < 0 or offset < 0:
-            raise InputError("limit and offset must be >= 0")
-        check_metadata_keys(metadata or {})
-        query = select(
-            C.id, C.title, C.model, C.created_at, C.updated_at, C.message_count, C.preview
-        ).where(~C.deleted)
-        if before is not None:
-            if offset:
-                raise InputError("give before= or offset=, not both")
-            at, last = ops.naive(before[0]), before[1]
-            check_id(last)
-            query = query.where(or_(C.updated_at < at, and_(C.updated_at == at, C.id < last)))
-        if title:
-            query = query.where(self._contains(C.title, title))
-        for key, value in (metadata or {}).items():
-            query = query.where(
-                exists().where(
-                    MD.conversation_id == C.id, MD.key == key, MD.value == codec.canonical(value)
-                )
-            )
-        if text:
-            in_path = and_(
-                M.conversation_id == S.source_id, M.seq >= S.lo, or_(S.hi.is_(None), M.seq < S.hi)
-            )
-            query = query.where(
-                exists(select(M.id).join(S, in_path)).where(
-                    S.conversation_id == C.id, self._contains(M.text, text)
-                )
-            )
-        query = query.order_by(C.updated_at.desc(), C.id.desc()).limit(limit).offset(offset)
-
-        def read(s: Connection) -> list[ConversationSummary]:
-            return [
-                ConversationSummary(
-                    id=r.id,
-                    title=r.title,
-                    model=r.model,
-                    created_at=codec.utc(r.created_at),
-                    updated_at=codec.utc(r.updated_at),
-                    message_count=r.message_count,
-                    preview=r.preview or "",
-                )
-                for r in s.execute(query)
-            ]
-
-        return self._run(read, "listing conversations", write=False)
-
-    def _contains(self, column: Any, needle: str) -> Any:
-        if self._backend == "sqlite":
-            # SQLite's lower() folds ASCII only; the engine registers Python's.
-            return func.convo_lower(column).contains(needle.lower(), autoescape=True)
-        return column.icontains(needle, autoescape=True)
+        query = _listing.query(
+            self._backend,
+            limit=limit,
+            offset=offset,
+            title=title,
+            text=text,
+            metadata=metadata,
+            before=before,
+        )
+        return self._run(
+            lambda s: _listing.summaries(s, query), "listing conversations", write=False
+        )
 
     def latest(self) -> str | None:
         """The id of the most recently updated conversation, if any."""
@@ -501,20 +455,9 @@ class SQLStore:
         """One conversation as JSON-able data: header, messages (API shape), turns."""
         check_id(conversation_id)
 
-        def read(s: Connection) -> dict[str, Any]:
-            row = ops.row(s, conversation_id)
-            messages = ops.messages(s, conversation_id, 0, row.message_count)
-            turns = s.execute(
-                select(TURNS).where(TR.conversation_id == conversation_id).order_by(TR.version)
-            )
-            return _transfer.export_data(
-                codec.header_from_row(row),
-                row.version,
-                messages,
-                [(t.version, t.first_seq, t.n_messages, codec.turn_from_row(t)) for t in turns],
-            )
-
-        return self._run(read, "exporting a conversation", write=False)
+        return self._run(
+            lambda s: _porting.export(s, conversation_id), "exporting a conversation", write=False
+        )
 
     def import_(
         self, data: Mapping[str, Any], *, new_id: bool = False, keep_token_counts: bool = False
@@ -534,36 +477,9 @@ class SQLStore:
         if self._backend == "postgresql":
             codec.check_no_nul(plan.messages, header)
 
-        def write(s: Connection) -> str:
-            if ops.exists(s, header.id):
-                raise VersionConflictError(f"conversation {header.id!r} already exists", expected=0)
-            now = ops.now()
-            ops.insert_conversation(s, header, now, version=plan.version)
-            ops.insert_messages(s, header.id, plan.messages, 0, now)
-            if plan.turns:
-                turns = [
-                    dict(
-                        conversation_id=header.id,
-                        version=version,
-                        first_seq=first,
-                        n_messages=n,
-                        created_at=now,
-                        **codec.turn_columns(meta),
-                    )
-                    for version, first, n, meta in plan.turns
-                ]
-                s.execute(insert(TURNS), turns)
-            s.execute(
-                update(CONVERSATIONS)
-                .where(C.id == header.id)
-                .values(
-                    message_count=len(plan.messages),
-                    preview=ops.preview(plan.messages),
-                )
-            )
-            return header.id
-
-        return self._run(write, "importing a conversation", write=True)
+        return self._run(
+            lambda s: _porting.write(s, plan, header), "importing a conversation", write=True
+        )
 
     # -- lifetime ----------------------------------------------------------------------
 
