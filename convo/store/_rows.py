@@ -226,13 +226,17 @@ def insert_conversation(
 def insert_messages(
     s: Connection, cid: str, batch: Sequence[Message], first_seq: int, now: datetime
 ) -> None:
-    """Insert the messages as ``cid``'s rows from ``seq = first_seq`` on."""
+    """Insert the messages as ``cid``'s rows from ``seq = first_seq`` on, in one
+    ``executemany`` (no row needs another's id: the tree is in the segments)."""
+    rows = []
     for offset, message in enumerate(batch):
         columns = codec.message_to_columns(message)
         columns["conversation_id"] = cid
         columns["seq"] = first_seq + offset
         columns["created_at"] = now
-        INSERT_MESSAGE.run(s, columns)
+        rows.append(columns)
+    if rows:
+        INSERT_MESSAGE.run_many(s, rows)
 
 
 def advance(s: Connection, cid: str, expected: int, now: datetime) -> int:
