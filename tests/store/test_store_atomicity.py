@@ -97,7 +97,7 @@ def test_a_failure_at_each_write_rolls_the_turn_back(store: SQLStore) -> None:
     assert store.load(fork).messages[-1].text == "f"
 
 
-@pytest.mark.parametrize("point", ["after-user", "before-answer", "before-commit"])
+@pytest.mark.parametrize("point", ["before-messages", "before-turn", "before-commit"])
 def test_sigkill_mid_turn_leaves_whole_turns(db_url: str, point: str) -> None:
     cid = new_id()
     with SQLStore(db_url) as first:  # migrate now, so the child pauses in a turn, not there
