@@ -41,6 +41,8 @@ class ConversationRow(Base):
     __tablename__ = "convo_conversations"
     __table_args__ = (
         Index("ix_convo_conversations_updated", "updated_at", "id"),
+        # branches() follows forked_from links in both directions.
+        Index("ix_convo_conversations_forked_from", "forked_from"),
         TABLE_OPTIONS,
     )
 

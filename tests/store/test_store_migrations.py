@@ -113,6 +113,8 @@ def test_upgrade_from_0004_drops_the_parent_links_and_keeps_forks(db_url: str) -
         with store._engine.connect() as conn:
             messages = {c["name"] for c in inspect(conn).get_columns("convo_messages")}
             conversations = {c["name"] for c in inspect(conn).get_columns("convo_conversations")}
+            indexes = {i["name"] for i in inspect(conn).get_indexes("convo_conversations")}
+        assert "ix_convo_conversations_forked_from" in indexes
         assert "parent_id" not in messages and "head_id" not in conversations
         assert [m.text for m in store.load("b").messages] == ["u0", "a0", "u1 edited"]
         assert store.branches("a") == [Branch(position=2, conversations=["a", "b"], index=0)]
