@@ -168,7 +168,7 @@ def branches(s: Connection, cid: str) -> list[Branch]:
         # Siblings in the order their messages were written: row ids only grow.
         order = dict(
             s.execute(
-                select(M.conversation_id, M.id).where(M.seq == k, M.conversation_id.in_(pick))
+                select(M.conversation_id, M.id).where(M.seq == k, M.conversation_id.in_(list(pick)))
             ).all()
         )
         ids = [pick[source] for source in sorted(pick, key=lambda src: order[src])]
