@@ -47,7 +47,8 @@ class Floor:
     same tables and indexes, made by its migrations) with the store's settings: WAL,
     synchronous=NORMAL (FULL for ``--durability full``), foreign keys on, BEGIN
     IMMEDIATE for writes. The statements are
-    the ones the store runs for a turn and a load; what is left is the store's overhead.
+    the ones the store runs for a turn and a load (a turn's messages in one
+    ``executemany``); what is left is the store's overhead.
     """
 
     def __init__(self, path: Path, synchronous: str = "NORMAL"):
@@ -69,18 +70,20 @@ class Floor:
         db = self.db
         now = _now()
         db.execute("BEGIN IMMEDIATE")
-        count, head = db.execute(
+        (count,) = db.execute(
             "UPDATE convo_conversations SET version = version + 1, updated_at = ?"
-            " WHERE id = 'c' AND version = ? AND NOT deleted RETURNING message_count, head_id",
+            " WHERE id = 'c' AND version = ? AND NOT deleted RETURNING message_count",
             (now, version),
         ).fetchone()
-        for i, m in enumerate(messages):
-            head = db.execute(
-                "INSERT INTO convo_messages (conversation_id, seq, parent_id, role, text, parts,"
-                " name, tool_calls, tool_call_id, refusal, tokens, created_at)"
-                " VALUES ('c', ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?)",
-                (count + i, head, m.role, m.content, json.dumps(m._tokens), now),
-            ).lastrowid
+        db.executemany(
+            "INSERT INTO convo_messages (conversation_id, seq, role, text, parts,"
+            " name, tool_calls, tool_call_id, refusal, tokens, created_at)"
+            " VALUES ('c', ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?)",
+            [
+                (count + i, m.role, m.content, json.dumps(m._tokens), now)
+                for i, m in enumerate(messages)
+            ],
+        )
         db.execute(
             "INSERT INTO convo_turns (conversation_id, version, first_seq, n_messages, usage,"
             " prompt_tokens, completion_tokens, total_tokens, model, params, finish_reason,"
@@ -89,9 +92,9 @@ class Floor:
             (version + 1, count, len(messages), now),
         )
         db.execute(
-            "UPDATE convo_conversations SET message_count = ?, head_id = ?,"
+            "UPDATE convo_conversations SET message_count = ?,"
             " preview = coalesce(preview, ?) WHERE id = 'c'",
-            (count + len(messages), head, messages[0].text[:200]),
+            (count + len(messages), messages[0].text[:200]),
         )
         db.execute("COMMIT")
         return version + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from convo.store.base import (
+    Branch,
     ConversationHeader,
     ConversationSummary,
     Store,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncSQLStore",
+    "Branch",
     "ConversationHeader",
     "ConversationSummary",
     "SQLStore",

@@ -96,6 +96,19 @@ class Statement:
         args: Any = params if c.order is None else tuple([params[n] for n in c.order])
         return execute(conn, c.sql, args)
 
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """Execute once for each of ``rows`` in one DBAPI ``executemany`` (SQLite loops
+        in C; PyMySQL sends one multi-row INSERT; psycopg pipelines); returns the cursor.
+        """
+        c = self._for(conn.dialect)
+        batch = []
+        for params in rows:
+            params = {**c.fixed, **params} if c.fixed else dict(params)
+            for name, process in c.binds:
+                params[name] = process(params[name])
+            batch.append(params if c.order is None else tuple([params[n] for n in c.order]))
+        return execute(conn, c.sql, batch, many=True)
+
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         """All result rows, as tuples in the statement's column order."""
         c = self._for(conn.dialect)
@@ -108,8 +121,9 @@ class Statement:
         return rows
 
 
-def execute(conn: Connection, sql: str, args: Any) -> Any:
-    """Run ``sql`` on a new cursor of ``conn``'s DBAPI connection; returns the cursor."""
+def execute(conn: Connection, sql: str, args: Any, *, many: bool = False) -> Any:
+    """Run ``sql`` on a new cursor of ``conn``'s DBAPI connection (``executemany`` over
+    the sequence ``args`` when ``many``); returns the cursor."""
     dbapi_connection = conn.connection.dbapi_connection
     assert dbapi_connection is not None  # an open Connection always holds one
     cursor = dbapi_connection.cursor()
@@ -121,11 +135,14 @@ def execute(conn: Connection, sql: str, args: Any) -> Any:
     dispatch = conn.dispatch
     if listening:
         for before in dispatch.before_cursor_execute:
-            sql, args = before(conn, cursor, sql, args, None, False)
+            sql, args = before(conn, cursor, sql, args, None, many)
     if conn.engine.echo:
         conn.engine.logger.info(sql)
     try:
-        cursor.execute(sql, args)
+        if many:
+            cursor.executemany(sql, args)
+        else:
+            cursor.execute(sql, args)
     except conn.dialect.loaded_dbapi.Error as exc:
         gone = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
         if gone:
@@ -140,5 +157,5 @@ def execute(conn: Connection, sql: str, args: Any) -> Any:
         ) from exc
     if listening:
         for after in dispatch.after_cursor_execute:
-            after(conn, cursor, sql, args, None, False)
+            after(conn, cursor, sql, args, None, many)
     return cursor

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.engine.default import DefaultDialect
 
 from convo.errors import (
     ConversationNotFoundError,
@@ -54,15 +53,14 @@ _BUMP = (
 )
 # Where UPDATE ... RETURNING exists (SQLite, PostgreSQL) the version check also reads the
 # tip, saving a statement; MariaDB has no UPDATE ... RETURNING and reads it after.
-BUMP_RETURNING = Statement(_BUMP.returning(C.message_count, C.head_id))
+BUMP_RETURNING = Statement(_BUMP.returning(C.message_count))
 BUMP = Statement(_BUMP)
-TIP = Statement(select(C.message_count, C.head_id).where(C.id == bindparam("cid")))
+TIP = Statement(select(C.message_count).where(C.id == bindparam("cid")))
 ADVANCE = Statement(
     update(CONVERSATIONS)
     .where(C.id == bindparam("cid"))
     .values(
         message_count=bindparam("count"),
-        head_id=bindparam("head"),
         # The first user message of the conversation; kept once set.
         preview=func.coalesce(C.preview, bindparam("preview", type_=C.preview.type)),
     )
@@ -70,7 +68,6 @@ ADVANCE = Statement(
 _MESSAGE_KEYS = (
     "conversation_id",
     "seq",
-    "parent_id",
     "created_at",
     "role",
     "text",
@@ -81,10 +78,7 @@ _MESSAGE_KEYS = (
     "refusal",
     "tokens",
 )
-# The new row's id: the cursor's lastrowid where the driver reports it (one statement,
-# no result set), else RETURNING (PostgreSQL).
 INSERT_MESSAGE = Statement(insert(MESSAGES), column_keys=_MESSAGE_KEYS)
-INSERT_MESSAGE_RETURNING = Statement(insert(MESSAGES).returning(M.id), column_keys=_MESSAGE_KEYS)
 INSERT_TURN = Statement(
     insert(TURNS),
     column_keys=[c.key for c in TURNS.columns if c.key != "id"],
@@ -107,7 +101,6 @@ class ConversationTuple(NamedTuple):
     forked_from: str | None
     version: int
     message_count: int
-    head_id: int | None
     preview: str | None
     deleted: bool
     created_at: datetime
@@ -203,7 +196,6 @@ def insert_conversation(
     *,
     version: int,
     count: int = 0,
-    head: int | None = None,
     preview: str | None = None,
 ) -> None:
     s.execute(
@@ -221,7 +213,6 @@ def insert_conversation(
             forked_from=h.forked_from,
             version=version,
             message_count=count,
-            head_id=head,
             preview=preview,
             deleted=False,
             created_at=naive(h.created_at) or now,
@@ -233,32 +224,24 @@ def insert_conversation(
 
 
 def insert_messages(
-    s: Connection,
-    cid: str,
-    batch: Sequence[Message],
-    first_seq: int,
-    parent: int | None,
-    now: datetime,
-) -> int | None:
-    """Insert the messages one statement each (each needs the previous one's id as its
-    parent); returns the last one's id.
-    """
-    by_lastrowid = cast(DefaultDialect, s.dialect).postfetch_lastrowid
-    statement = INSERT_MESSAGE if by_lastrowid else INSERT_MESSAGE_RETURNING
+    s: Connection, cid: str, batch: Sequence[Message], first_seq: int, now: datetime
+) -> None:
+    """Insert the messages as ``cid``'s rows from ``seq = first_seq`` on, in one
+    ``executemany`` (no row needs another's id: the tree is in the segments)."""
+    rows = []
     for offset, message in enumerate(batch):
         columns = codec.message_to_columns(message)
         columns["conversation_id"] = cid
         columns["seq"] = first_seq + offset
-        columns["parent_id"] = parent
         columns["created_at"] = now
-        cursor = statement.run(s, columns)
-        parent = cursor.lastrowid if by_lastrowid else cursor.fetchone()[0]
-    return parent
+        rows.append(columns)
+    if rows:
+        INSERT_MESSAGE.run_many(s, rows)
 
 
-def advance(s: Connection, cid: str, expected: int, now: datetime) -> tuple[int, int | None]:
+def advance(s: Connection, cid: str, expected: int, now: datetime) -> int:
     """The version check of a turn: bump the version if it is ``expected``; returns the
-    conversation's message count and head. Raises the conflict when it is not.
+    conversation's message count. Raises the conflict when it is not.
     """
     params = {"cid": cid, "expected": expected, "now": now}
     if s.dialect.update_returning:
@@ -267,7 +250,7 @@ def advance(s: Connection, cid: str, expected: int, now: datetime) -> tuple[int,
         tip = TIP.run(s, params).fetchone() if BUMP.run(s, params).rowcount == 1 else None
     if tip is None:
         raise conflict(s, cid, expected)
-    return tip[0], tip[1]
+    return int(tip[0])
 
 
 def row(s: Connection, cid: str, *, lock: bool = False) -> ConversationTuple:

@@ -26,6 +26,7 @@ from typing import Any, Self
 from convo.messages import Message
 from convo.store._engine import Durability
 from convo.store.base import (
+    Branch,
     ConversationHeader,
     ConversationSummary,
     StoredConversation,
@@ -121,6 +122,18 @@ class AsyncSQLStore:
     async def latest(self) -> str | None:
         """See :meth:`SQLStore.latest`."""
         return await asyncio.to_thread(self.sync.latest)
+
+    async def branches(self, conversation_id: str) -> builtins.list[Branch]:
+        """See :meth:`SQLStore.branches`."""
+        return await asyncio.to_thread(self.sync.branches, conversation_id)
+
+    async def delete_messages(
+        self, conversation_id: str, expected_version: int, start: int, stop: int
+    ) -> int:
+        """See :meth:`SQLStore.delete_messages`."""
+        return await asyncio.to_thread(
+            self.sync.delete_messages, conversation_id, expected_version, start, stop
+        )
 
     async def delete(self, conversation_id: str) -> None:
         """See :meth:`SQLStore.delete`."""

@@ -19,6 +19,7 @@ from convo.messages import Message
 from convo.reply import Usage
 
 __all__ = [
+    "Branch",
     "ConversationHeader",
     "ConversationSummary",
     "Store",
@@ -96,6 +97,25 @@ class StoredConversation(_Value):
     version: int
     truncated: bool = False
     offset: int = 0
+
+
+class Branch(_Value):
+    """A message of a conversation that has siblings: other conversations share the
+    history before ``position`` and hold a different message there (an edit of that
+    message, a regenerated reply). ``conversations`` has one conversation per sibling
+    message, in the order the messages were written; ``index`` is this conversation's.
+
+    A chat UI shows "branch ``index + 1`` of ``len(conversations)``" on the message at
+    ``position`` and opens ``conversations[i]`` to switch.
+
+    >>> b = Branch(position=2, conversations=["a", "b", "c"], index=1)
+    >>> f"{b.index + 1} of {len(b.conversations)}", b.conversations[b.index + 1]
+    ('2 of 3', 'c')
+    """
+
+    position: int
+    conversations: list[str]
+    index: int
 
 
 class ConversationSummary(_Value):

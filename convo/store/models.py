@@ -3,9 +3,10 @@
 Four tables (see docs/store.md for the whole design):
 
 * ``convo_conversations``: one row per conversation, with its ``version`` (the
-  optimistic-concurrency counter), ``message_count`` and ``head_id`` (its newest message).
+  optimistic-concurrency counter) and ``message_count``.
 * ``convo_messages``: one row per message, ordered by ``seq`` within the conversation that
-  wrote it; ``parent_id`` links each message to the one before it, so forks make a tree.
+  wrote it. A message is identified by (conversation_id, seq); the tree that forks make is
+  in the segments (see convo/store/_tree.py), not in per-row parent links.
 * ``convo_segments``: which rows make up a conversation: ``seq`` in ``[lo, hi)`` of
   ``source_id``'s rows (``hi`` NULL: no end). A fork lists its ancestors' segments.
 * ``convo_turns``: one row per committed turn, with usage and how it was made.
@@ -40,6 +41,8 @@ class ConversationRow(Base):
     __tablename__ = "convo_conversations"
     __table_args__ = (
         Index("ix_convo_conversations_updated", "updated_at", "id"),
+        # branches() follows forked_from links in both directions.
+        Index("ix_convo_conversations_forked_from", "forked_from"),
         TABLE_OPTIONS,
     )
 
@@ -56,7 +59,6 @@ class ConversationRow(Base):
     forked_from: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     version: Mapped[int] = mapped_column(Integer)
     message_count: Mapped[int] = mapped_column(Integer)
-    head_id: Mapped[int | None] = mapped_column(ROW_ID)
     preview: Mapped[str | None] = mapped_column(String(200))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
@@ -76,8 +78,6 @@ class MessageRow(Base):
         String(ID_LENGTH), ForeignKey("convo_conversations.id")
     )
     seq: Mapped[int] = mapped_column(Integer)
-    # No foreign key: a self-reference would make bulk deletes order-dependent on MariaDB.
-    parent_id: Mapped[int | None] = mapped_column(ROW_ID)
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str | None] = mapped_column(LONG_TEXT)
     parts: Mapped[str | None] = mapped_column(LONG_TEXT)

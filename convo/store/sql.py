@@ -15,20 +15,16 @@ The design (segments, tombstones, versions) is in docs/store.md.
 
 from __future__ import annotations
 
+import builtins
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
     Connection,
-    and_,
     delete,
-    exists,
     func,
-    insert,
-    or_,
     select,
     update,
 )
@@ -41,7 +37,7 @@ from convo.errors import (
     VersionConflictError,
 )
 from convo.messages import Message
-from convo.store import _codec as codec, _rows as ops, _transfer
+from convo.store import _codec as codec, _edit, _listing, _porting, _rows as ops, _transfer, _tree
 from convo.store._checks import check_header, check_id, check_metadata_keys, check_turn
 from convo.store._engine import WRITE, Durability, default_url, make_engine, retrying
 from convo.store._migrate import upgrade
@@ -49,14 +45,12 @@ from convo.store._rows import (
     CONVERSATIONS,
     MD,
     METADATA,
-    SEGMENTS,
     TR,
     TURNS,
     C,
-    M,
-    S,
 )
 from convo.store.base import (
+    Branch,
     ConversationHeader,
     ConversationSummary,
     StoredConversation,
@@ -159,19 +153,19 @@ class SQLStore:
 
         def write(s: Connection) -> int:
             # Four statements for a two-message turn on SQLite and PostgreSQL: the
-            # version check (which also reads the tip), the messages, the turn row, and
-            # the conversation's new count, head and preview.
+            # version check (which also reads the count), the messages, the turn row,
+            # and the conversation's new count and preview.
             now = ops.now()
             if creating:
                 assert create is not None
                 if ops.exists(s, conversation_id):
                     raise ops.conflict(s, conversation_id, expected_version)
                 ops.insert_conversation(s, create, now, version=1)
-                count, head, version = 0, None, 1
+                count, version = 0, 1
             else:
-                count, head = ops.advance(s, conversation_id, expected_version, now)
+                count = ops.advance(s, conversation_id, expected_version, now)
                 version = expected_version + 1
-            head = ops.insert_messages(s, conversation_id, batch, count, head, now)
+            ops.insert_messages(s, conversation_id, batch, count, now)
             turn = codec.turn_columns(meta)
             turn["conversation_id"] = conversation_id
             turn["version"] = version
@@ -184,7 +178,6 @@ class SQLStore:
                 {
                     "cid": conversation_id,
                     "count": count + len(batch),
-                    "head": head,
                     "preview": ops.preview(batch),
                 },
             )
@@ -364,58 +357,18 @@ class SQLStore:
         the next page: unlike ``offset``, it neither repeats nor skips a conversation
         when others are written meanwhile.
         """
-        if limit < 0 or offset < 0:
-            raise InputError("limit and offset must be >= 0")
-        check_metadata_keys(metadata or {})
-        query = select(
-            C.id, C.title, C.model, C.created_at, C.updated_at, C.message_count, C.preview
-        ).where(~C.deleted)
-        if before is not None:
-            if offset:
-                raise InputError("give before= or offset=, not both")
-            at, last = ops.naive(before[0]), before[1]
-            check_id(last)
-            query = query.where(or_(C.updated_at < at, and_(C.updated_at == at, C.id < last)))
-        if title:
-            query = query.where(self._contains(C.title, title))
-        for key, value in (metadata or {}).items():
-            query = query.where(
-                exists().where(
-                    MD.conversation_id == C.id, MD.key == key, MD.value == codec.canonical(value)
-                )
-            )
-        if text:
-            in_path = and_(
-                M.conversation_id == S.source_id, M.seq >= S.lo, or_(S.hi.is_(None), M.seq < S.hi)
-            )
-            query = query.where(
-                exists(select(M.id).join(S, in_path)).where(
-                    S.conversation_id == C.id, self._contains(M.text, text)
-                )
-            )
-        query = query.order_by(C.updated_at.desc(), C.id.desc()).limit(limit).offset(offset)
-
-        def read(s: Connection) -> list[ConversationSummary]:
-            return [
-                ConversationSummary(
-                    id=r.id,
-                    title=r.title,
-                    model=r.model,
-                    created_at=codec.utc(r.created_at),
-                    updated_at=codec.utc(r.updated_at),
-                    message_count=r.message_count,
-                    preview=r.preview or "",
-                )
-                for r in s.execute(query)
-            ]
-
-        return self._run(read, "listing conversations", write=False)
-
-    def _contains(self, column: Any, needle: str) -> Any:
-        if self._backend == "sqlite":
-            # SQLite's lower() folds ASCII only; the engine registers Python's.
-            return func.convo_lower(column).contains(needle.lower(), autoescape=True)
-        return column.icontains(needle, autoescape=True)
+        query = _listing.query(
+            self._backend,
+            limit=limit,
+            offset=offset,
+            title=title,
+            text=text,
+            metadata=metadata,
+            before=before,
+        )
+        return self._run(
+            lambda s: _listing.summaries(s, query), "listing conversations", write=False
+        )
 
     def latest(self) -> str | None:
         """The id of the most recently updated conversation, if any."""
@@ -433,55 +386,57 @@ class SQLStore:
         (not copied). Returns its id; its header is a copy with ``forked_from`` set.
         """
         check_id(conversation_id)
-        fork_id = uuid.uuid4().hex if new_id is None else new_id
+        fork_id = _tree.new_id() if new_id is None else new_id
         check_id(fork_id)
 
         def write(s: Connection) -> str:
-            row = ops.row(s, conversation_id, lock=True)
-            if not 0 <= at <= row.message_count:
-                raise InputError(f"fork point {at} is outside [0, {row.message_count}]")
-            if ops.exists(s, fork_id):
-                raise VersionConflictError(f"conversation {fork_id!r} already exists", expected=0)
-            now = ops.now()
-            segments = s.execute(
-                select(S.source_id, S.lo, S.hi).where(S.conversation_id == conversation_id)
-            ).all()
-            head = None
-            if at > 0:
-                source = next(
-                    src for src, lo, hi in segments if lo < at and (hi is None or at <= hi)
-                )
-                head = s.execute(
-                    select(M.id).where(M.conversation_id == source, M.seq == at - 1)
-                ).scalar_one()
-            header = codec.header_from_row(row).model_copy(
-                update={
-                    "id": fork_id,
-                    "forked_from": conversation_id,
-                    "created_at": None,
-                    "updated_at": None,
-                }
-            )
-            ops.insert_conversation(
-                s,
-                header,
-                now,
-                version=1,
-                count=at,
-                head=head,
-                preview=row.preview if at > 0 else None,
-            )
-            for source, lo, hi in segments:
-                hi = at if hi is None else min(hi, at)
-                if lo < hi:
-                    s.execute(
-                        insert(SEGMENTS).values(
-                            conversation_id=fork_id, source_id=source, lo=lo, hi=hi
-                        )
-                    )
-            return fork_id
+            return _tree.fork(s, conversation_id, at, fork_id)
 
         return self._run(write, "forking a conversation", write=True)
+
+    def branches(self, conversation_id: str) -> builtins.list[Branch]:
+        """The messages of this conversation's history that have siblings, in order.
+
+        A sibling is the message another conversation holds at the same position after
+        the same history (an edit made with ``fork(at=position)`` and a new turn); forks
+        at 0 count through ``forked_from``. See :class:`~convo.store.base.Branch`.
+
+        >>> import tempfile, os
+        >>> from convo.messages import Message
+        >>> from convo.store.base import ConversationHeader, TurnMeta
+        >>> store = SQLStore(f"sqlite:///{os.path.join(tempfile.mkdtemp(), 'b.db')}")
+        >>> turn = [Message.user("Hi"), Message.assistant("Hello")]
+        >>> store.append_turn("a", 0, turn, TurnMeta(), create=ConversationHeader(id="a"))
+        1
+        >>> b = store.fork("a", at=1, new_id="b")
+        >>> store.append_turn("b", 1, [Message.assistant("Hey")], TurnMeta())
+        2
+        >>> store.branches("b")
+        [Branch(position=1, conversations=['a', 'b'], index=1)]
+        >>> store.close()
+        """
+        check_id(conversation_id)
+        return self._run(
+            lambda s: _tree.branches(s, conversation_id), "reading branches", write=False
+        )
+
+    def delete_messages(
+        self, conversation_id: str, expected_version: int, start: int, stop: int
+    ) -> int:
+        """Remove the messages at positions ``[start, stop)`` from the history (like
+        ``del history[start:stop]``) in one transaction; returns the new version.
+
+        ``expected_version`` is the version the positions were read at: another writer's
+        turn meanwhile raises :class:`VersionConflictError` and nothing changes. A cut
+        through a tool round (a tool answer without its call, or the reverse) is refused
+        with :class:`InputError`. Forks sharing those messages keep them.
+        """
+        check_id(conversation_id)
+        return self._run(
+            lambda s: _edit.delete_messages(s, conversation_id, expected_version, start, stop),
+            "deleting messages",
+            write=True,
+        )
 
     def delete(self, conversation_id: str) -> None:
         """Delete a conversation. Forks that share its messages keep working: rows they
@@ -490,39 +445,19 @@ class SQLStore:
         """
         check_id(conversation_id)
 
-        def write(s: Connection) -> None:
-            ops.row(s, conversation_id, lock=True)
-            sources = (
-                s.execute(select(S.source_id).where(S.conversation_id == conversation_id))
-                .scalars()
-                .all()
-            )
-            for table in (SEGMENTS, TURNS, METADATA):
-                s.execute(delete(table).where(table.c.conversation_id == conversation_id))
-            s.execute(update(CONVERSATIONS).where(C.id == conversation_id).values(deleted=True))
-            for source in sources:
-                ops.collect(s, source)
-
-        self._run(write, "deleting a conversation", write=True)
+        self._run(
+            lambda s: _edit.delete_conversation(s, conversation_id),
+            "deleting a conversation",
+            write=True,
+        )
 
     def export(self, conversation_id: str) -> dict[str, Any]:
         """One conversation as JSON-able data: header, messages (API shape), turns."""
         check_id(conversation_id)
 
-        def read(s: Connection) -> dict[str, Any]:
-            row = ops.row(s, conversation_id)
-            messages = ops.messages(s, conversation_id, 0, row.message_count)
-            turns = s.execute(
-                select(TURNS).where(TR.conversation_id == conversation_id).order_by(TR.version)
-            )
-            return _transfer.export_data(
-                codec.header_from_row(row),
-                row.version,
-                messages,
-                [(t.version, t.first_seq, t.n_messages, codec.turn_from_row(t)) for t in turns],
-            )
-
-        return self._run(read, "exporting a conversation", write=False)
+        return self._run(
+            lambda s: _porting.export(s, conversation_id), "exporting a conversation", write=False
+        )
 
     def import_(
         self, data: Mapping[str, Any], *, new_id: bool = False, keep_token_counts: bool = False
@@ -535,44 +470,16 @@ class SQLStore:
         plan = _transfer.parse(data, keep_token_counts=keep_token_counts)
         header = plan.header
         if new_id:
-            header = header.model_copy(update={"id": uuid.uuid4().hex})
+            header = header.model_copy(update={"id": _tree.new_id()})
         check_header(header)
         for _, _, _, meta in plan.turns:
             check_turn(meta)
         if self._backend == "postgresql":
             codec.check_no_nul(plan.messages, header)
 
-        def write(s: Connection) -> str:
-            if ops.exists(s, header.id):
-                raise VersionConflictError(f"conversation {header.id!r} already exists", expected=0)
-            now = ops.now()
-            ops.insert_conversation(s, header, now, version=plan.version)
-            head = ops.insert_messages(s, header.id, plan.messages, 0, None, now)
-            if plan.turns:
-                turns = [
-                    dict(
-                        conversation_id=header.id,
-                        version=version,
-                        first_seq=first,
-                        n_messages=n,
-                        created_at=now,
-                        **codec.turn_columns(meta),
-                    )
-                    for version, first, n, meta in plan.turns
-                ]
-                s.execute(insert(TURNS), turns)
-            s.execute(
-                update(CONVERSATIONS)
-                .where(C.id == header.id)
-                .values(
-                    message_count=len(plan.messages),
-                    head_id=head,
-                    preview=ops.preview(plan.messages),
-                )
-            )
-            return header.id
-
-        return self._run(write, "importing a conversation", write=True)
+        return self._run(
+            lambda s: _porting.write(s, plan, header), "importing a conversation", write=True
+        )
 
     # -- lifetime ----------------------------------------------------------------------
 

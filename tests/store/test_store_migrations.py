@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from convo.messages import Message
 from convo.store import _migrate
 from convo.store._engine import make_engine
-from convo.store.base import TurnMeta
+from convo.store.base import Branch, TurnMeta
 from convo.store.models import Base
 from convo.store.sql import SQLStore
 
@@ -18,7 +18,7 @@ def test_from_empty_the_schema_matches_the_models(db_url: str) -> None:
     with SQLStore(db_url) as store:
         assert store.latest() is None
         engine = store._engine
-        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0004"
+        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0005"
         with engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"version_table": "convo_alembic_version"}
@@ -64,3 +64,60 @@ def test_upgrade_from_the_previous_schema_keeps_the_data(db_url: str) -> None:
         assert summary.preview == "old question ✓"  # backfilled by 0002
         assert store.append_turn("old", 1, [Message.user("new")], TurnMeta()) == 2
         assert store.load("old", tail=1).messages[0].text == "new"
+
+
+def test_upgrade_from_0004_drops_the_parent_links_and_keeps_forks(db_url: str) -> None:
+    engine = make_engine(db_url, busy_timeout=5, echo=False)
+    _migrate.upgrade(engine, "0004")
+    now = "2024-01-02 03:04:05"
+    with engine.begin() as conn:
+        for cid, count, head in [("a", 3, 3), ("b", 3, 4)]:
+            conn.execute(
+                text(
+                    "INSERT INTO convo_conversations (id, variables, params, metadata_json,"
+                    " version, message_count, head_id, deleted, created_at, updated_at)"
+                    " VALUES (:c, '{}', '{}', '{}', 1, :n, :h, :f, :now, :now)"
+                ),
+                {"c": cid, "n": count, "h": head, "f": False, "now": now},
+            )
+        for cid, source, lo, hi in [("a", "a", 0, None), ("b", "a", 0, 2), ("b", "b", 2, None)]:
+            conn.execute(
+                text(
+                    "INSERT INTO convo_segments (conversation_id, source_id, lo, hi)"
+                    " VALUES (:c, :s, :lo, :hi)"
+                ),
+                {"c": cid, "s": source, "lo": lo, "hi": hi},
+            )
+        rows = [(1, "a", 0, None, "u0"), (2, "a", 1, 1, "a0"), (3, "a", 2, 2, "u1")]
+        rows.append((4, "b", 2, 2, "u1 edited"))
+        for _, cid, seq, parent, body in rows:  # ids 1, 2, ... in a new database
+            conn.execute(
+                text(
+                    "INSERT INTO convo_messages (conversation_id, seq, parent_id, role, text,"
+                    " created_at) VALUES (:c, :s, :p, :r, :t, :now)"
+                ),
+                {
+                    "c": cid,
+                    "s": seq,
+                    "p": parent,
+                    "t": body,
+                    "now": now,
+                    "r": "assistant" if body == "a0" else "user",
+                },
+            )
+    engine.dispose()
+
+    with SQLStore(db_url) as store:
+        assert store.latest() == "b"  # first use: migrates
+        assert _migrate.current_revision(store._engine) == "0005"
+        with store._engine.connect() as conn:
+            messages = {c["name"] for c in inspect(conn).get_columns("convo_messages")}
+            conversations = {c["name"] for c in inspect(conn).get_columns("convo_conversations")}
+            indexes = {i["name"] for i in inspect(conn).get_indexes("convo_conversations")}
+        assert "ix_convo_conversations_forked_from" in indexes
+        assert "parent_id" not in messages and "head_id" not in conversations
+        assert [m.text for m in store.load("b").messages] == ["u0", "a0", "u1 edited"]
+        assert store.branches("a") == [Branch(position=2, conversations=["a", "b"], index=0)]
+        assert store.append_turn("b", 1, [Message.assistant("a1")], TurnMeta()) == 2
+        assert store.delete_messages("a", 1, 2, 3) == 2
+        assert [m.text for m in store.load("b").messages] == ["u0", "a0", "u1 edited", "a1"]

@@ -55,13 +55,17 @@ def _pause_at(store: SQLStore, point: str) -> None:
         print("paused", flush=True)
         time.sleep(0.2)
 
-    def before(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if not statement.lstrip().upper().startswith("INSERT INTO CONVO_MESSAGES"):
-            return
-        text = str(params)  # the row's values, whatever the driver's parameter style
-        calling = "'assistant'" in text and "call-" in text
-        answering = "'tool'" in text
-        if (point == "after-user" and calling) or (point == "before-answer" and answering):
+    # A turn's messages are one statement: the points are before it (the version is
+    # already bumped), after it (the messages are written, the turn row is not), and the
+    # commit itself.
+    first = {
+        "before-messages": "INSERT INTO CONVO_MESSAGES",
+        "before-turn": "INSERT INTO CONVO_TURNS",
+    }
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        wanted = first.get(point)
+        if wanted is not None and statement.lstrip().upper().startswith(wanted):
             pause()
 
     event.listen(store._engine, "before_cursor_execute", before)
