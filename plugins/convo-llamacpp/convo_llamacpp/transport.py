@@ -155,7 +155,7 @@ class LlamaCppTransport(Transport):
             >>> LlamaCppTransport(n_ctx=4096).context_window("local")
             3840
         """
-        return max(self.n_ctx - _UNCOUNTED, self.n_ctx // 2)
+        return self.n_ctx - min(_UNCOUNTED, self.n_ctx // 8)
 
     def token_counter(self, model: str) -> TokenCounter:
         """A counter that uses the model's own tokenizer, through llama.cpp (no tiktoken).
