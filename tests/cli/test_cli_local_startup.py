@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from tests.support import require
 require("llama_cpp", "needs llama-cpp-python")
 require("convo_llamacpp", "needs the convo-llamacpp plugin")
 
-from convo_llamacpp.weights import DEFAULT_MODEL, default_model_path  # noqa: E402
+from convo_llamacpp.weights import DEFAULT_MODEL, default_model_path
 
 MB = 1 << 20
 
@@ -37,7 +36,7 @@ def _default_sigint() -> None:
 
 
 @pytest.fixture
-def fifo_part(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+def fifo_part(tmp_path: Path) -> tuple[Path, Path]:
     """(site dir shadowing the first part package with a FIFO slice, that FIFO)."""
     package, resource = DEFAULT_MODEL.parts[0]
     site = tmp_path / "site"
@@ -46,7 +45,7 @@ def fifo_part(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     (site / package / "__init__.py").write_text("")
     fifo = site / package / resource
     os.mkfifo(fifo)
-    yield site, fifo
+    return site, fifo
 
 
 def _feed(fifo: Path, size: int) -> threading.Thread:

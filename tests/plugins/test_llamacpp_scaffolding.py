@@ -21,7 +21,7 @@ from tests.support import require
 
 require("convo_llamacpp", "needs the convo-llamacpp plugin")
 
-from convo_llamacpp.scaffolding import Scaffolding, clean  # noqa: E402
+from convo_llamacpp.scaffolding import Scaffolding, clean
 
 RAW: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures" / "llamacpp_raw_outputs.json").read_text("utf-8")

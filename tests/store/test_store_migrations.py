@@ -64,3 +64,22 @@ def test_upgrade_from_the_previous_schema_keeps_the_data(db_url: str) -> None:
         assert summary.preview == "old question ✓"  # backfilled by 0002
         assert store.append_turn("old", 1, [Message.user("new")], TurnMeta()) == 2
         assert store.load("old", tail=1).messages[0].text == "new"
+
+
+def test_a_current_schema_is_recognised_without_loading_alembic(db_url: str) -> None:
+    # Reading the newest revision from the file names must agree with alembic's scripts.
+    assert _migrate.newest_shipped() == _migrate.head_revision()
+    with SQLStore(db_url) as store:
+        store.list()  # creates the schema
+    code = (
+        "import sys\n"
+        "from convo.store.sql import SQLStore\n"
+        f"with SQLStore({db_url!r}) as s:\n"
+        "    s.list()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

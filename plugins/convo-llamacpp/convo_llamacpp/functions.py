@@ -149,7 +149,9 @@ def chat_with_tools(
     if name is None:
         chunks = _answer(llm, prompt, tools, gen)
         return chunks if stream else _collected(llm, prompt, chunks)
-    completion = _tool_completion(name, _arguments(llm, f"{prompt}functions.{name}:\n", tools, name, gen))
+    completion = _tool_completion(
+        name, _arguments(llm, f"{prompt}functions.{name}:\n", tools, name, gen)
+    )
     return _as_chunks(completion) if stream else completion
 
 
@@ -223,7 +225,9 @@ def _answer(
     yield _delta(head, {}, "tool_calls")
 
 
-def _delta(head: Mapping[str, Any], delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+def _delta(
+    head: Mapping[str, Any], delta: dict[str, Any], reason: str | None = None
+) -> dict[str, Any]:
     return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
 
 
@@ -238,7 +242,9 @@ def _collected(llm: Llama, prompt: str, chunks: Iterator[dict[str, Any]]) -> dic
         choice = chunk["choices"][0]
         delta = choice["delta"]
         content.append(delta.get("content") or "")
-        calls.extend({k: v for k, v in c.items() if k != "index"} for c in delta.get("tool_calls") or ())
+        calls.extend(
+            {k: v for k, v in c.items() if k != "index"} for c in delta.get("tool_calls") or ()
+        )
         reason = choice.get("finish_reason") or reason
     text = "".join(content)
     said = text + "".join(c["function"]["arguments"] for c in calls)

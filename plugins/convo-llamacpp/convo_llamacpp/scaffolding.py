@@ -129,6 +129,7 @@ def _marker(head: str) -> tuple[str, int]:
         return "partial", 0
     return "call", end
 
+
 def clean(raw: str, names: Iterable[str]) -> tuple[str, str | None]:
     """A whole answer's text without the format, and the tool it went on to call.
 
