@@ -192,3 +192,45 @@ def test_ctrl_c_during_the_model_load_stops_cleanly(
     assert proc.returncode == 130, err
     assert out == b""
     assert err.decode().strip() == "Interrupted: nothing of this turn was saved."
+
+
+PROBE = """
+import sys
+sys.argv = ["convo", *sys.argv[1:]]
+from convo.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = ("pydantic", "sqlalchemy", "alembic", "tiktoken", "llama_cpp", "httpx2", "jinja2")
+loaded = sorted(m for m in heavy if m in sys.modules)
+encodings = sys.modules.get("convo.tokens.encodings")
+built = sorted(encodings._loaded) if encodings else []
+print(f"\\n{code} {loaded} {built}", file=sys.stderr)
+"""
+
+
+def _probe(env: dict[str, str], *args: str) -> tuple[str, str]:
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    return done.stdout, done.stderr.strip().splitlines()[-1]
+
+
+def test_help_loads_none_of_the_heavy_libraries(subprocess_env: dict[str, str]) -> None:
+    out, probe = _probe(subprocess_env, "--help")
+    assert "Usage:" in out
+    assert probe == "0 [] []"
+
+
+def test_asking_the_local_model_builds_no_tiktoken_encoding(
+    subprocess_env: dict[str, str],
+) -> None:
+    env = {**subprocess_env, "CONVO_LLAMACPP_MODEL": str(default_model_path())}
+    out, probe = _probe(env, "ask", "-m", "local", "-o", "max_tokens", "4", "--usage", "Hi")
+    assert out.strip()
+    code, built = probe.split(" ", 1)[0], probe.rsplit("] ", 1)[-1]
+    assert code == "0", probe
+    assert built == "[]"  # counted with the model's own tokenizer
