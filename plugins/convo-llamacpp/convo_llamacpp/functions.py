@@ -147,7 +147,11 @@ def chat_with_tools(
         if decision.startswith("functions."):
             name = decision[len("functions.") : -1]
     if name is None:
-        chunks = _answer(llm, prompt, tools, gen)
+        # After a tool's result, the 0.5B model writes the same call into its text
+        # round after round (seen: ten rounds, then ToolRoundsExceededError); a
+        # further call is then only one the format's first choice made.
+        answered = bool(messages) and messages[-1].get("role") == "tool"
+        chunks = _answer(llm, prompt, () if answered else tools, gen)
         return chunks if stream else _collected(llm, prompt, chunks)
     completion = _tool_completion(
         name, _arguments(llm, f"{prompt}functions.{name}:\n", tools, name, gen)
