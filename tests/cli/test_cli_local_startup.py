@@ -234,3 +234,21 @@ def test_asking_the_local_model_builds_no_tiktoken_encoding(
     code, built = probe.split(" ", 1)[0], probe.rsplit("] ", 1)[-1]
     assert code == "0", probe
     assert built == "[]"  # counted with the model's own tokenizer
+
+
+def test_the_model_load_shows_progress_on_a_terminal(
+    subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    pexpect = require("pexpect", "drives the command on a terminal")
+    env = {**_env(subprocess_env, tmp_path), "CONVO_LLAMACPP_MODEL": str(default_model_path())}
+    cmd = convo_cmd()
+    args = [*cmd[1:], "ask", "-m", "local", "-o", "max_tokens", "4", "Hi"]
+    child = pexpect.spawn(cmd[0], args, env=env, timeout=300, encoding="utf-8")
+    try:
+        child.expect(r"Loading qwen2\.5-coder-0\.5b-instruct-q4_k_m\.gguf:\s+\d+%")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert "Traceback" not in child.before
+    assert "\r\x1b[K" in child.before  # the line is wiped before the reply is printed
