@@ -39,7 +39,7 @@ from convo.store.base import ConversationHeader, StoredConversation
 from convo.structured import OutputSpec, output_spec
 from convo.summary import Strategy, Summary, check_strategy
 from convo.templates import Template
-from convo.tokens import counter_for
+from convo.tokens import TokenCounter, counter_for
 from convo.tools import ToolRegistry
 from convo.transports.base import Transport
 from convo.turn import ToolTokens, TurnContext, build_request
@@ -249,7 +249,7 @@ class BaseConversation:
             stream_usage=bool(getattr(transport, "stream_usage", True)),
             pinned=self._pinned,
             history=self._history.view(),
-            counter=counter_for(model, self.encoding),
+            counter=_counter(transport, model, self.encoding),
             budget=budget_for(
                 model,
                 merged,
@@ -528,6 +528,17 @@ def _transport_window(transport: Transport, model: str) -> int | None:
         window = declared(model)
         return window if isinstance(window, int) and window > 0 else None
     return None
+
+
+def _counter(transport: Transport, model: str, encoding: str | None) -> TokenCounter:
+    # A transport that knows its model's tokenizer counts with it (exact, and no tiktoken
+    # encoding is built for a model that never uses one); an encoding asked for wins.
+    offered = getattr(transport, "token_counter", None)
+    if encoding is None and callable(offered):
+        counter = offered(model)
+        if isinstance(counter, TokenCounter):
+            return counter
+    return counter_for(model, encoding)
 
 
 def _split_tools(tools: Any) -> tuple[ToolRegistry, tuple[dict[str, Any], ...]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import platformdirs
 
-import convo
 from convo.cli.base import (
     INTERRUPTED,
     TurnInterrupted,
@@ -20,7 +19,9 @@ from convo.cli.base import (
 )
 from convo.cli.prompt import EDIT, MULTI, enable_line_editing, read_message
 from convo.cli.session import open_conversation, parse_params
-from convo.events import ModelCall, TextDelta
+
+if TYPE_CHECKING:
+    import convo
 
 
 def _show_usage(reply: convo.Reply | None, request: convo.Request | None) -> None:
@@ -45,6 +46,9 @@ def _show_usage(reply: convo.Reply | None, request: convo.Request | None) -> Non
 
 
 def _reply(conv: convo.Conversation, text: str, params: dict[str, Any], usage: bool) -> None:
+    # Imported here, not above: `convo --help` then never loads pydantic.
+    from convo.events import ModelCall, TextDelta
+
     try:
         request = None
         with conv.stream(text, **params) as stream:
@@ -105,6 +109,8 @@ def ask(
         piped = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         text = "\n\n".join(part for part in (piped.strip(), prompt or "") if part)
         if not text:
-            raise convo.InputError("nothing to ask: give a PROMPT or pipe text in")
+            from convo.errors import InputError
+
+            raise InputError("nothing to ask: give a PROMPT or pipe text in")
         params = parse_params(options)
         _reply(open_conversation(stack, **setup), text, params, usage)

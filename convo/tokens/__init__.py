@@ -5,11 +5,12 @@
 9
 """
 
-from convo.tokens.counting import TokenCounter, count_tokens, counter_for
+from convo.tokens.counting import TokenCounter, Tokenizer, count_tokens, counter_for
 from convo.tokens.encodings import encoding_name_for_model, get_encoding, is_openai_model
 
 __all__ = [
     "TokenCounter",
+    "Tokenizer",
     "count_tokens",
     "counter_for",
     "encoding_name_for_model",

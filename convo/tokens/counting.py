@@ -22,9 +22,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import tiktoken
+from typing import Any, Protocol
 
 from convo.messages import ImagePart, Message, MessageLike, TextPart, to_messages
 from convo.tokens.encodings import encoding_name_for_model, get_encoding, is_openai_model
@@ -36,6 +34,7 @@ __all__ = [
     "REPLY_PRIMING",
     "RULES_VERSION",
     "TokenCounter",
+    "Tokenizer",
     "count_tokens",
     "counter_for",
 ]
@@ -73,11 +72,28 @@ _LONG_RUN = 100_000
 _LONG_WHITESPACE = re.compile(rf"(?<!\s)\s{{{_LONG_RUN},}}")
 
 
+class Tokenizer(Protocol):
+    """What a counter needs of a tokenizer: a ``tiktoken.Encoding`` is one.
+
+    A transport that knows its model's own tokenizer (the local llama.cpp one does)
+    offers a counter built on it through ``token_counter(model)``; ``name`` is part
+    of the key that cached counts are stored under.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def encode_ordinary(self, text: str) -> list[int]: ...
+
+
 class TokenCounter:
     """Counts tokens for one model: messages (cached on them), tool schemas, prompts.
 
     ``exact`` is True for OpenAI's models, where the message formula is the one the API
     applies; for other models the count uses a close encoding and is an estimate.
+    ``tokenizer`` counts with the model's own tokenizer instead of a tiktoken encoding
+    (no encoding is then built); ``exact`` and ``tokens_per_message`` (the tokens that
+    frame each message in the model's chat format) say how far that count is exact.
 
     >>> c = TokenCounter("gpt-4")
     >>> c.encoding.name, c.exact
@@ -86,15 +102,29 @@ class TokenCounter:
     False
     """
 
-    def __init__(self, model: str, *, encoding: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        encoding: str | None = None,
+        tokenizer: Tokenizer | None = None,
+        exact: bool | None = None,
+        tokens_per_message: int | None = None,
+    ) -> None:
         self.model = model
-        self.encoding: tiktoken.Encoding = get_encoding(encoding or encoding_name_for_model(model))
-        self.exact = is_openai_model(model)
+        self.encoding: Tokenizer = (
+            tokenizer
+            if tokenizer is not None
+            else get_encoding(encoding or encoding_name_for_model(model))
+        )
+        self.exact = is_openai_model(model) if exact is None else exact
         # gpt-3.5-turbo-0301 wrote "<|im_start|>{role or name}\n{content}<|im_end|>\n".
         if model.rsplit("/", 1)[-1].startswith("gpt-3.5-turbo-0301"):
             self.tokens_per_message, self.tokens_per_name = 4, -1
         else:
             self.tokens_per_message, self.tokens_per_name = 3, 1
+        if tokens_per_message is not None:
+            self.tokens_per_message = tokens_per_message
         self._key = (
             f"{RULES_VERSION}:{self.encoding.name}:{self.tokens_per_message}:{self.tokens_per_name}"
         )
@@ -200,7 +230,7 @@ def _cache_of(m: Message) -> dict[str, int]:
     return cache
 
 
-def _count_text(encoding: tiktoken.Encoding, text: str) -> int:
+def _count_text(encoding: Tokenizer, text: str) -> int:
     if len(text) < _LONG_RUN:
         return len(encoding.encode_ordinary(text))
     pieces: list[str] = []
@@ -218,7 +248,7 @@ def _count_text(encoding: tiktoken.Encoding, text: str) -> int:
     return n
 
 
-def _encode_count(encoding: tiktoken.Encoding, text: str) -> int:
+def _encode_count(encoding: Tokenizer, text: str) -> int:
     try:
         return len(encoding.encode_ordinary(text))
     except BaseException as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -289,9 +290,25 @@ def test_resolved_through_the_plugin_system() -> None:
 
 
 def test_the_transport_declares_the_window_it_opens_the_model_with() -> None:
-    assert LlamaCppTransport(n_ctx=4096).context_window("local") == 2730
+    assert LlamaCppTransport(n_ctx=4096).context_window("local") == 4096 - 256
+    assert LlamaCppTransport(n_ctx=512).context_window("local") == 512 - 64
     conv = Conversation("Be brief.", model="local", transport=LlamaCppTransport(n_ctx=1536))
-    assert conv.prepare("Hi").budget == 1024 - 1024 // 8
+    assert conv.prepare("Hi").budget == 1344 - 1344 // 8  # a window of 1536 - 1536 // 8
+
+
+def test_the_local_model_counts_with_its_own_tokenizer_exactly() -> None:
+    from convo.tokens import encodings
+
+    built = dict(encodings._loaded)
+    local = LlamaCppTransport()
+    assert local.token_counter("local").exact
+    with Conversation("Be brief.", model="local", transport=local) as conv:
+        conv.send("Bonjour, le ciel est bleu? Réponds en un mot.", max_tokens=4)
+        reply = conv.send("Und jetzt auf Deutsch, bitte.", max_tokens=4)
+    assert reply.usage is not None
+    # convo's count of the prompt is the one llama.cpp reports for it.
+    assert reply.prompt_tokens_local == reply.usage.prompt_tokens
+    assert encodings._loaded == built  # no tiktoken encoding was built for it
 
 
 def test_a_history_longer_than_the_window_is_trimmed_not_refused_by_llama() -> None:
@@ -305,3 +322,39 @@ def test_a_history_longer_than_the_window_is_trimmed_not_refused_by_llama() -> N
             assert reply.finish_reason in ("stop", "length")
         assert conv.prepare(paste, max_tokens=8).dropped
         assert len(conv.history) == 6
+
+
+# -- the function-calling format never reaches a saved reply -------------------------
+
+
+def test_a_reply_saved_with_tools_offered_holds_no_scaffolding(tmp_path: Path) -> None:
+    # At temperature 0 the model answers this after "message:" with another "message:"
+    # and then "functions.get_weather:" (see fixtures/llamacpp_raw_outputs.json).
+    from convo import SQLStore
+
+    calls: list[str] = []
+
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city"""
+        calls.append(city)
+        return f"Sunny in {city}, 21 C"
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    with (
+        SQLStore(url) as store,
+        Conversation(
+            model="local",
+            transport=LlamaCppTransport(),
+            tools=[get_weather],
+            store=store,
+            max_tool_rounds=2,
+            on_max_tool_rounds="answer",
+        ) as conv,
+    ):
+        conv.send("Tell me a joke, then check the weather in Rome.", temperature=0, max_tokens=64)
+        saved = store.load(conv.id).messages
+    marker = re.compile(r"""(?m)^[ \t"'`]*(message:|functions\.[A-Za-z_])""")
+    for m in saved:
+        assert not marker.search(m.text or ""), m
+    assert calls and calls[0] == "Rome", "the call the model wrote was never made"
+    assert any(m.role == "tool" for m in saved)

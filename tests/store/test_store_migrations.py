@@ -121,3 +121,22 @@ def test_upgrade_from_0004_drops_the_parent_links_and_keeps_forks(db_url: str) -
         assert store.append_turn("b", 1, [Message.assistant("a1")], TurnMeta()) == 2
         assert store.delete_messages("a", 1, 2, 3) == 2
         assert [m.text for m in store.load("b").messages] == ["u0", "a0", "u1 edited", "a1"]
+
+
+def test_a_current_schema_is_recognised_without_loading_alembic(db_url: str) -> None:
+    # Reading the newest revision from the file names must agree with alembic's scripts.
+    assert _migrate.newest_shipped() == _migrate.head_revision()
+    with SQLStore(db_url) as store:
+        store.list()  # creates the schema
+    code = (
+        "import sys\n"
+        "from convo.store.sql import SQLStore\n"
+        f"with SQLStore({db_url!r}) as s:\n"
+        "    s.list()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -35,6 +35,7 @@ from llama_cpp import Llama
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from convo.errors import ParameterError
+from convo_llamacpp.scaffolding import MESSAGE, Scaffolding
 
 __all__ = ["END", "chat_with_tools", "render"]
 
@@ -146,13 +147,22 @@ def chat_with_tools(
         if decision.startswith("functions."):
             name = decision[len("functions.") : -1]
     if name is None:
-        stop = [*_as_list(gen.get("stop")), END]
-        result = llm.create_completion(
-            prompt + "message:\n", **{**gen, "stop": stop}, stream=stream
-        )
-        if stream:
-            return _text_chunks(cast(Iterator[dict[str, Any]], result))
-        return _text_completion(cast(dict[str, Any], result))
+        # After a tool's result, the 0.5B model writes the same call into its text
+        # round after round (seen: ten rounds, then ToolRoundsExceededError); a
+        # further call is then only one the format's first choice made.
+        answered = bool(messages) and messages[-1].get("role") == "tool"
+        chunks = _answer(llm, prompt, () if answered else tools, gen)
+        return chunks if stream else _collected(llm, prompt, chunks)
+    completion = _tool_completion(
+        name, _arguments(llm, f"{prompt}functions.{name}:\n", tools, name, gen)
+    )
+    return _as_chunks(completion) if stream else completion
+
+
+def _arguments(
+    llm: Llama, prompt: str, tools: Sequence[Mapping[str, Any]], name: str, gen: dict[str, Any]
+) -> dict[str, Any]:
+    """The completion of a call's arguments, under the grammar of the tool's schema."""
     tool = next(t for t in tools if t["function"]["name"] == name)
     schema = json.dumps(tool["function"].get("parameters") or {"type": "object"})
     try:
@@ -161,14 +171,108 @@ def chat_with_tools(
         raise ParameterError(
             f"tool {name!r}: its schema cannot be turned into a grammar ({exc})", param="tools"
         ) from None
-    args = cast(
+    return cast(
         dict[str, Any],
-        llm.create_completion(
-            f"{prompt}functions.{name}:\n", **{**gen, "stop": [END]}, grammar=grammar
-        ),
+        llm.create_completion(prompt, **{**gen, "stop": [END]}, grammar=grammar),
     )
-    completion = _tool_completion(name, args)
-    return _as_chunks(completion) if stream else completion
+
+
+def _answer(
+    llm: Llama, prompt: str, tools: Sequence[Mapping[str, Any]], gen: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Chunks of a free-text answer, the format's markers kept out (see scaffolding).
+
+    When the text goes on to call an offered tool, the text ends there and the call's
+    arguments are generated under its schema, as if the model had chosen it first.
+    """
+    prompt += f"{MESSAGE}\n"
+    stop = [*_as_list(gen.get("stop")), END]
+    scaffolding = Scaffolding(t["function"]["name"] for t in tools)
+    pieces = cast(
+        Iterator[dict[str, Any]],
+        llm.create_completion(prompt, **{**gen, "stop": stop}, stream=True),
+    )
+    head: dict[str, Any] | None = None
+    shown: list[str] = []
+    reason = "stop"
+    try:
+        for chunk in pieces:
+            if head is None:
+                head = _base(chunk, "chat.completion.chunk")
+                yield _delta(head, {"role": "assistant", "content": ""})
+            choice = chunk["choices"][0]
+            text = scaffolding.feed(choice["text"])
+            if text:
+                shown.append(text)
+                yield _delta(head, {"content": text})
+            if scaffolding.done:
+                break  # generating the format's arguments as text would be waste
+            reason = choice.get("finish_reason") or reason
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    head = head or _base({}, "chat.completion.chunk")
+    text = scaffolding.finish()
+    if text:
+        shown.append(text)
+        yield _delta(head, {"content": text})
+    if scaffolding.call is None:
+        yield _delta(head, {}, reason)
+        return
+    said = "".join(shown)
+    args = _arguments(
+        llm, f"{prompt}{said}\nfunctions.{scaffolding.call}:\n", tools, scaffolding.call, gen
+    )
+    call = _tool_completion(scaffolding.call, args)["choices"][0]["message"]["tool_calls"][0]
+    yield _delta(head, {"tool_calls": [{"index": 0, **call}]})
+    yield _delta(head, {}, "tool_calls")
+
+
+def _delta(
+    head: Mapping[str, Any], delta: dict[str, Any], reason: str | None = None
+) -> dict[str, Any]:
+    return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+
+
+def _collected(llm: Llama, prompt: str, chunks: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """The chat completion the chunks of :func:`_answer` add up to, with its usage."""
+    content: list[str] = []
+    calls: list[dict[str, Any]] = []
+    reason = "stop"
+    head: dict[str, Any] = {}
+    for chunk in chunks:
+        head = chunk
+        choice = chunk["choices"][0]
+        delta = choice["delta"]
+        content.append(delta.get("content") or "")
+        calls.extend(
+            {k: v for k, v in c.items() if k != "index"} for c in delta.get("tool_calls") or ()
+        )
+        reason = choice.get("finish_reason") or reason
+    text = "".join(content)
+    said = text + "".join(c["function"]["arguments"] for c in calls)
+    prompt_tokens = _count(llm, prompt)
+    completion_tokens = _count(llm, said)
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = calls
+    else:
+        message["content"] = text
+    return {
+        **{k: head.get(k) for k in ("id", "created", "model")},
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "finish_reason": reason}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _count(llm: Llama, text: str) -> int:
+    return len(llm.tokenize(text.encode(), add_bos=False, special=True)) if text else 0
 
 
 def _as_list(stop: Any) -> list[str]:
@@ -183,21 +287,6 @@ def _base(source: Mapping[str, Any], obj: str) -> dict[str, Any]:
         "object": obj,
         "created": source.get("created") or int(time.time()),
         "model": source.get("model"),
-    }
-
-
-def _text_completion(c: Mapping[str, Any]) -> dict[str, Any]:
-    choice = c["choices"][0]
-    return {
-        **_base(c, "chat.completion"),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": choice["text"]},
-                "finish_reason": choice.get("finish_reason") or "stop",
-            }
-        ],
-        "usage": c.get("usage"),
     }
 
 
@@ -218,19 +307,6 @@ def _tool_completion(name: str, c: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "usage": c.get("usage"),
     }
-
-
-def _text_chunks(chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    head: dict[str, Any] | None = None
-    for chunk in chunks:
-        if head is None:
-            head = _base(chunk, "chat.completion.chunk")
-            yield {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
-        choice = chunk["choices"][0]
-        delta = {"content": choice["text"]} if choice["text"] else {}
-        reason = choice.get("finish_reason")
-        if delta or reason:
-            yield {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
 
 
 def _as_chunks(completion: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

