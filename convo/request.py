@@ -58,16 +58,16 @@ class Request:
     """
 
     __slots__ = (
-        "model",
-        "messages",
-        "stream",
-        "tools",
-        "prompt_tokens",
-        "budget",
-        "dropped",
-        "options",
         "_body",
         "_view",
+        "budget",
+        "dropped",
+        "messages",
+        "model",
+        "options",
+        "prompt_tokens",
+        "stream",
+        "tools",
     )
     model: str
     messages: tuple[Message, ...]

@@ -121,9 +121,7 @@ def build_body(
     >>> build_body("m", [m], {})["messages"][0]["content"]
     'hi'
     """
-    messages_wire = (
-        [message_to_wire(m) for m in messages] if wire is None else list(wire)
-    )
+    messages_wire = [message_to_wire(m) for m in messages] if wire is None else list(wire)
     body: dict[str, Any] = {"model": model, "messages": messages_wire}
     body.update(params)
     if tools:
