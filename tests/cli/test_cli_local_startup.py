@@ -35,6 +35,18 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _ask_local(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``convo ask -m local hi``, piped, with SIGINT restored in the child."""
+    return subprocess.Popen(
+        [*convo_cmd(), "ask", "-m", "local", "hi"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=_default_sigint,
+    )
+
+
 @pytest.fixture
 def fifo_part(tmp_path: Path) -> tuple[Path, Path]:
     """(site dir shadowing the first part package with a FIFO slice, that FIFO)."""
@@ -110,14 +122,7 @@ def test_nothing_is_shown_when_stderr_is_not_a_terminal(
     site, fifo = fifo_part
     env = _env(subprocess_env, tmp_path, site)
     writer = _feed(fifo, 8 * MB)
-    with subprocess.Popen(
-        [*convo_cmd(), "ask", "-m", "local", "hi"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        preexec_fn=_default_sigint,
-    ) as proc:
+    with _ask_local(env) as proc:
         try:
             _wait_until_read(fifo, proc)
             proc.send_signal(signal.SIGINT)
@@ -174,14 +179,7 @@ def test_ctrl_c_during_the_model_load_stops_cleanly(
     site.mkdir()
     (site / "sitecustomize.py").write_text(SLOW_LOAD)
     env = {**_env(subprocess_env, tmp_path, site), "CONVO_LLAMACPP_MODEL": str(model)}
-    with subprocess.Popen(
-        [*convo_cmd(), "ask", "-m", "local", "hi"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        preexec_fn=_default_sigint,
-    ) as proc:
+    with _ask_local(env) as proc:
         try:
             assert proc.stdout is not None
             assert proc.stdout.readline() == b"LOADING\n", proc.stderr.read() if proc.stderr else ""
