@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pydantic
@@ -14,6 +15,8 @@ import pytest
 from convo import AsyncConversation, Conversation, FunctionTransport
 from convo.errors import APIStatusError, APITimeoutError, ParameterError
 from convo.messages import Message
+from convo.reply import Reply
+from convo.request import Request
 from convo.transports.openai import OpenAITransport
 from tests.support import Answer, ChatServer, error
 
@@ -210,3 +213,63 @@ def test_per_call_header_values_never_show_in_a_repr() -> None:
     assert request.options.extra_headers["Authorization"] == "Bearer sk-per-call-secret"
     assert "sk-per-call-secret" not in repr(request)
     assert "Authorization" in repr(request.options)
+
+
+class Editing(OpenAITransport):
+    """A transport that edits each request's body before sending it, as a user's
+    subclass may (a proxy-specific field, a rewritten message)."""
+
+    def complete(self, request: Request) -> Reply:
+        self._edit(request)
+        return super().complete(request)
+
+    async def acomplete(self, request: Request) -> Reply:
+        self._edit(request)
+        return await super().acomplete(request)
+
+    @staticmethod
+    def _edit(request: Request) -> None:
+        body = request.body
+        body["messages"][-1]["content"] = "EDITED " + str(body["messages"][-1]["content"])
+        body["seed"] = 7
+
+
+async def test_an_edited_body_is_what_goes_over_the_wire(
+    chat_server: ChatServer, mode: str
+) -> None:
+    transport = Editing(chat_server.url, api_key="sk-test")
+    try:
+        conv = conversation(mode, transport)
+        await send(conv, "first")
+        await send(conv, "second")
+    finally:
+        await transport.aclose()
+    sent = [r.json for r in chat_server.requests]
+    assert [m["content"] for m in sent[0]["messages"]] == ["Be brief.", "EDITED first"]
+    assert sent[0]["seed"] == 7
+    # The edit changed what that request sent, not the history the next one carries.
+    assert [m["content"] for m in sent[1]["messages"][:2]] == ["Be brief.", "first"]
+    assert sent[1]["messages"][-1]["content"] == "EDITED second"
+
+
+async def test_a_transport_that_only_encodes_copies_no_message(
+    transport: OpenAITransport, chat_server: ChatServer, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The per-request deep copy is made only for whoever asks for request.body; the
+    # HTTP transport encodes request.payload, so a turn over it copies nothing.
+    import convo.wire
+
+    copies: list[object] = []
+    real = convo.wire.fresh_body
+
+    def counting(view: Any) -> dict[str, Any]:
+        copies.append(view)
+        return real(view)
+
+    monkeypatch.setattr(convo.wire, "fresh_body", counting)
+    conv = conversation(mode, transport, messages=[Message.user("q"), Message.assistant("a")])
+    await send(conv, "hi")
+    assert chat_server.requests[0].json["messages"][-1]["content"] == "hi"
+    assert copies == []
+    assert conv.prepare("again").body["messages"][-1]["content"] == "again"  # type: ignore[attr-defined]
+    assert len(copies) == 1
