@@ -181,7 +181,58 @@ def raw_stream(client: httpx.Client | httpx2.Client, url: str, turns: int) -> No
         messages.append({"role": "assistant", "content": "".join(parts)})
 
 
+def history_dicts(n: int) -> list[dict[str, Any]]:
+    """A system prompt and ``n`` turns as dicts: what a stateless caller holds."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
+    for i in range(n):
+        out.append({"role": "user", "content": question(i)})
+        out.append({"role": "assistant", "content": f"Item {i} works as documented."})
+    return out
+
+
+def raw_fresh(
+    client: httpx.Client | httpx2.Client, url: str, history: list[Any], calls: int
+) -> None:
+    for i in range(calls):
+        messages = [*history, {"role": "user", "content": question(i)}]
+        response = client.post(url, json={"model": MODEL, "messages": messages})
+        response.json()["choices"][0]["message"]
+
+
+async def raw_astream(client: httpx.AsyncClient | httpx2.AsyncClient, url: str, turns: int) -> None:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
+    for i in range(turns):
+        messages.append({"role": "user", "content": question(i)})
+        body = {"model": MODEL, "messages": messages, "stream": True}
+        parts: list[str] = []
+        async with client.stream("POST", url, json=body) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                data = line[6:]
+                if data == "[DONE]":
+                    break
+                for choice in json.loads(data)["choices"]:
+                    text = choice["delta"].get("content")
+                    if text:
+                        parts.append(text)
+        messages.append({"role": "assistant", "content": "".join(parts)})
+
+
 # -- convo ---------------------------------------------------------------------------
+
+
+def convo_fresh(transport: OpenAITransport, history: list[Any], calls: int) -> None:
+    # What a stateless server or a script does: a new conversation from dicts per call.
+    for i in range(calls):
+        Conversation(model=MODEL, transport=transport, messages=history).send(question(i))
+
+
+async def convo_astream(transport: OpenAITransport, turns: int) -> None:
+    conv = AsyncConversation(SYSTEM, model=MODEL, transport=transport)
+    for i in range(turns):
+        async for _ in conv.stream(question(i)):
+            pass
 
 
 def convo_sync(transport: OpenAITransport, turns: int, store: Any = None) -> None:
@@ -264,6 +315,66 @@ def bench_sequential(base_url: str, turns: int, rounds: int) -> list[Row]:
     hx2.close()
     transport.close()
     return rows
+
+
+def bench_fresh(base_url: str, calls: int, rounds: int) -> list[Row]:
+    """A new ``Conversation`` from dict messages for every call, vs posting the dicts."""
+    url = f"{base_url}/chat/completions"
+    hx, hx2 = _sync_clients()
+    transport = OpenAITransport(base_url, api_key=API_KEY)
+    rows: list[Row] = []
+    cases: list[Case] = []
+    for turns in (1, 10, 25):  # 2 + 1, 20 + 1 and 50 + 1 messages a request
+        history = history_dicts(turns)
+        n = len(history) + 1
+        rows += [
+            Row(f"fresh, {n} messages: raw httpx.Client (floor)", calls, None, None),
+            Row(f"fresh, {n} messages: raw httpx2.Client", calls, "raw httpx", None),
+            Row(f"fresh, {n} messages: Conversation(...).send", calls, "raw httpx", 1.0),
+        ]
+        cases += [
+            lambda h=history: raw_fresh(hx, url, h, calls),
+            lambda h=history: raw_fresh(hx2, url, h, calls),
+            lambda h=history: convo_fresh(transport, h, calls),
+        ]
+    # Each size is its own group of three: measured together, ratios within the group.
+    out: list[Row] = []
+    for g in range(0, len(rows), 3):
+        measure_sync(rows[g : g + 3], cases[g : g + 3], rounds)
+        out += rows[g : g + 3]
+    hx.close()
+    hx2.close()
+    transport.close()
+    return out
+
+
+def bench_async_stream(base_url: str, turns: int, rounds: int) -> list[Row]:
+    """Streamed 500-chunk replies through ``AsyncConversation.stream`` vs raw ``aiter_lines``."""
+    url = f"{base_url}/chat/completions"
+
+    async def main() -> list[Row]:
+        hx, hx2 = _async_clients()
+        transport = OpenAITransport(base_url, api_key=API_KEY)
+        rows = [
+            Row("async stream 500 chunks: raw httpx aiter_lines (floor)", turns, None, None),
+            Row("async stream 500 chunks: raw httpx2 aiter_lines", turns, "raw httpx", None),
+            Row("async stream 500 chunks: AsyncConversation.stream", turns, "raw httpx", 1.0),
+        ]
+        await measure_async(
+            rows,
+            [
+                lambda: raw_astream(hx, url, turns),
+                lambda: raw_astream(hx2, url, turns),
+                lambda: convo_astream(transport, turns),
+            ],
+            rounds,
+        )
+        await hx.aclose()
+        await hx2.aclose()
+        await transport.aclose()
+        return rows
+
+    return asyncio.run(main())
 
 
 def bench_async_sequential(base_url: str, turns: int, rounds: int) -> list[Row]:
@@ -570,7 +681,9 @@ def main() -> None:
         scenarios: list[tuple[str, Callable[[], list[Row]]]] = [
             ("sync sequential", lambda: bench_sequential(base_url, turns, rounds)),
             ("async sequential", lambda: bench_async_sequential(base_url, turns, rounds)),
+            ("fresh", lambda: bench_fresh(base_url, 50 if quick else 200, rounds)),
             ("stream", lambda: bench_stream(base_url, 10 if quick else 20, rounds)),
+            ("async stream", lambda: bench_async_stream(base_url, 10 if quick else 20, rounds)),
             ("concurrent", lambda: bench_concurrent(base_url, 200, 5, 2 if quick else 3)),
         ]
         for title, run in scenarios:
