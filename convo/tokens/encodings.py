@@ -14,7 +14,6 @@ of the installed tiktoken. Each encoding is built once per process, on first use
 
 from __future__ import annotations
 
-import base64
 import binascii
 import gzip
 import hashlib
@@ -148,12 +147,14 @@ def _parse(name: str, data: bytes) -> dict[bytes, int]:
 
     ``tiktoken.load.load_tiktoken_bpe`` would also copy the file into tiktoken's cache.
     """
-    ranks: dict[bytes, int] = {}
+    # binascii's strict mode validates in C: a third of the time of
+    # base64.b64decode(validate=True), whose check is a regex match per token.
+    decode = binascii.a2b_base64
     try:
-        for line in data.splitlines():
-            if line:
-                token, rank = line.split()
-                ranks[base64.b64decode(token, validate=True)] = int(rank)
+        ranks = {
+            decode(token, strict_mode=True): int(rank)
+            for token, rank in map(bytes.split, filter(None, data.splitlines()))
+        }
     except (ValueError, binascii.Error) as exc:
         raise EncodingError(f"the {name} rank file does not parse: {exc}") from None
     if len(ranks) != _RANKS[name]:

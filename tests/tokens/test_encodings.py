@@ -135,6 +135,22 @@ def test_a_file_with_the_right_hash_is_still_parsed_strictly(
         get_encoding("cl100k_base")
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b"aGVsbG8= 0\nd2$ybGQ= 1\n", b"aGVsbG8= 0\nd29ybGQ=\n", b"aGVsbG8= 0 7\n", b"aGVsbG8= x\n"],
+    ids=["not base64", "no rank", "three fields", "rank not a number"],
+)
+def test_a_malformed_line_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data: bytes
+) -> None:
+    _fresh(monkeypatch)
+    path = _write_gz(tmp_path / "x.gz", data)
+    monkeypatch.setattr(encodings, "_rank_file", lambda name: path)
+    monkeypatch.setitem(encodings.ENCODINGS, "cl100k_base", hashlib.sha256(data).hexdigest())
+    with pytest.raises(EncodingError, match="cl100k_base rank file does not parse"):
+        get_encoding("cl100k_base")
+
+
 def test_concurrent_first_use_builds_once(monkeypatch: pytest.MonkeyPatch) -> None:
     _fresh(monkeypatch)
     built: list[str] = []
