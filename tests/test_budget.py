@@ -232,7 +232,7 @@ def test_counts_come_from_the_message_caches() -> None:
 
     counter.encoding = Spy()  # type: ignore[assignment]
     fit(SYSTEM, history, [Message.user("b")], counter=counter, budget=100_000)
-    assert encoded == ["user", "b"]  # only the new message was encoded
+    assert encoded == ["b"]  # only the new message was encoded (roles are counted once)
 
 
 # -- property tests -----------------------------------------------------------------------

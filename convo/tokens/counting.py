@@ -22,9 +22,9 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
-from convo.messages import ImagePart, Message, MessageLike, TextPart, to_messages
+from convo.messages import ImagePart, Message, MessageLike, Role, TextPart, to_messages
 from convo.tokens.encodings import encoding_name_for_model, get_encoding, is_openai_model
 from convo.tokens.schemas import render_tools
 
@@ -130,6 +130,12 @@ class TokenCounter:
         )
         self._tools: dict[str, int] = {}
         self._tools_lock = threading.Lock()
+        # Each message's frame and role, counted once per counter instead of once per
+        # message: a new conversation counts every message it is given.
+        self._framing = {
+            role: self.tokens_per_message + _count_text(self.encoding, role)
+            for role in get_args(Role)
+        }
 
     @property
     def key(self) -> str:
@@ -193,7 +199,7 @@ class TokenCounter:
 
     def _count(self, m: Message) -> int:
         text = self.text
-        n = self.tokens_per_message + text(m.role)
+        n = self._framing[m.role]
         content = m.content
         if isinstance(content, str):
             n += text(content)
