@@ -89,7 +89,8 @@ def main() -> None:
 
         def prepare(pending: list[Message] = pending, history: list[Message] = history) -> None:
             fitted = fit(pinned, history, pending, counter=counter, budget=args.budget)
-            build_body(MODEL, fitted.messages, params)
+            # As a turn builds it (Request.shared): copied only for whoever edits it.
+            build_body(MODEL, fitted.messages, params, fresh=False)
 
         def fit_only(pending: list[Message] = pending, history: list[Message] = history) -> None:
             fit(pinned, history, pending, counter=counter, budget=args.budget)
