@@ -8,6 +8,7 @@ cost of a turn.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import secrets
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -77,6 +78,7 @@ _MESSAGE_KEYS = (
     "tool_call_id",
     "refusal",
     "tokens",
+    "message_key",
 )
 INSERT_MESSAGE = Statement(insert(MESSAGES), column_keys=_MESSAGE_KEYS)
 INSERT_TURN = Statement(
@@ -142,6 +144,13 @@ MESSAGE_COLUMNS = (
 )
 MESSAGE_RANGE = Statement(
     select(*MESSAGE_COLUMNS)
+    .where(
+        M.conversation_id == bindparam("source"), M.seq >= bindparam("lo"), M.seq < bindparam("hi")
+    )
+    .order_by(M.seq)
+)
+KEY_RANGE = Statement(
+    select(M.message_key)
     .where(
         M.conversation_id == bindparam("source"), M.seq >= bindparam("lo"), M.seq < bindparam("hi")
     )
@@ -234,9 +243,15 @@ def insert_messages(
         columns["conversation_id"] = cid
         columns["seq"] = first_seq + offset
         columns["created_at"] = now
+        columns["message_key"] = new_key()
         rows.append(columns)
     if rows:
         INSERT_MESSAGE.run_many(s, rows)
+
+
+def new_key() -> str:
+    """A new message's key: 96 random bits, so no two messages ever share one."""
+    return secrets.token_hex(12)
 
 
 def advance(s: Connection, cid: str, expected: int, now: datetime) -> int:
@@ -276,6 +291,16 @@ def messages(s: Connection, cid: str, start: int, end: int) -> list[Message]:
                 row_id=source,
             )
         out.extend(codec.messages_from_rows(rows))
+    return out
+
+
+def keys(s: Connection, cid: str, start: int, end: int) -> list[str]:
+    """The keys of the messages with ``start <= seq < end``, as :func:`messages` reads them."""
+    out: list[str] = []
+    for source, lo, hi in SEGMENTS_OF.rows(s, {"cid": cid}):
+        lo, hi = max(lo, start), end if hi is None else min(hi, end)
+        if lo < hi:
+            out.extend(str(r[0]) for r in KEY_RANGE.rows(s, {"source": source, "lo": lo, "hi": hi}))
     return out
 
 

@@ -78,9 +78,11 @@ class AsyncSQLStore:
             metadata=metadata,
         )
 
-    async def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation:
+    async def load(
+        self, conversation_id: str, *, tail: int | None = None, keys: bool = False
+    ) -> StoredConversation:
         """See :meth:`SQLStore.load`."""
-        return await asyncio.to_thread(self.sync.load, conversation_id, tail=tail)
+        return await asyncio.to_thread(self.sync.load, conversation_id, tail=tail, keys=keys)
 
     async def header(self, conversation_id: str) -> ConversationHeader:
         """See :meth:`SQLStore.header`."""

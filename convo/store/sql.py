@@ -264,11 +264,14 @@ class SQLStore:
             write=False,
         )
 
-    def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation:
+    def load(
+        self, conversation_id: str, *, tail: int | None = None, keys: bool = False
+    ) -> StoredConversation:
         """The header and history (in ``seq`` order); ``tail=N`` loads only the last N.
 
         A tail never starts with a ``tool`` message whose call was cut off: those are
-        dropped, so the tail may hold fewer than N messages.
+        dropped, so the tail may hold fewer than N messages. ``keys=True`` also reads each
+        message's key (``StoredConversation.keys``) in the same transaction.
         """
         check_id(conversation_id)
         if tail is not None and tail < 0:
@@ -283,6 +286,9 @@ class SQLStore:
                 while dropped < len(messages) and messages[dropped].role == "tool":
                     dropped += 1
                 del messages[:dropped]
+            found = None
+            if keys:
+                found = ops.keys(s, conversation_id, start + dropped, row.message_count)
             # Every field is already a built value; validating would rerun each
             # message's validator (pydantic calls "after" validators on instances too),
             # ~2 us a message.
@@ -292,6 +298,7 @@ class SQLStore:
                 version=row.version,
                 truncated=start > 0,
                 offset=start + dropped,
+                keys=found,
             )
 
         return self._run(read, "loading a conversation", write=False)
