@@ -7,8 +7,8 @@ cost of a turn.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -233,17 +233,23 @@ def insert_conversation(
 
 
 def insert_messages(
-    s: Connection, cid: str, batch: Sequence[Message], first_seq: int, now: datetime
+    s: Connection,
+    cid: str,
+    batch: Sequence[Message],
+    first_seq: int,
+    now: datetime,
+    keys: Sequence[str] | None = None,
 ) -> None:
     """Insert the messages as ``cid``'s rows from ``seq = first_seq`` on, in one
-    ``executemany`` (no row needs another's id: the tree is in the segments)."""
+    ``executemany`` (no row needs another's id: the tree is in the segments), with
+    ``keys`` or fresh ones."""
     rows = []
     for offset, message in enumerate(batch):
         columns = codec.message_to_columns(message)
         columns["conversation_id"] = cid
         columns["seq"] = first_seq + offset
         columns["created_at"] = now
-        columns["message_key"] = new_key()
+        columns["message_key"] = new_key() if keys is None else keys[offset]
         rows.append(columns)
     if rows:
         INSERT_MESSAGE.run_many(s, rows)

@@ -66,6 +66,7 @@ class AsyncSQLStore:
         *,
         create: ConversationHeader | None = None,
         metadata: Mapping[str, Any] | None = None,
+        keys: Sequence[str] | None = None,
     ) -> int:
         """See :meth:`SQLStore.append_turn`."""
         return await asyncio.to_thread(
@@ -76,6 +77,7 @@ class AsyncSQLStore:
             meta,
             create=create,
             metadata=metadata,
+            keys=keys,
         )
 
     async def load(

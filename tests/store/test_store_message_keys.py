@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+
+import pytest
+
+from convo.errors import InputError
 from convo.messages import Message
 from convo.store.base import ConversationHeader, TurnMeta
 from convo.store.sql import SQLStore
@@ -53,3 +58,14 @@ def test_a_fork_shares_keys_and_keeps_them_when_its_parent_cuts(store: SQLStore)
     assert _keys(store, "a") == before[2:]
     store.delete_messages("b", 1, 1, 2)
     assert _keys(store, "b") == [before[0], *before[2:4]]
+
+
+def test_a_turn_can_bring_its_own_keys_of_the_stores_shape(store: SQLStore) -> None:
+    _make(store, "a", 2)
+    mine = [secrets.token_hex(12), secrets.token_hex(12)]
+    store.append_turn("a", 1, [Message.user("x"), Message.assistant("y")], TurnMeta(), keys=mine)
+    assert _keys(store, "a")[2:] == mine
+    for bad in (["r1", secrets.token_hex(12)], [mine[0]], [mine[0], mine[0]]):
+        with pytest.raises(InputError):
+            store.append_turn("a", 2, [Message.user("x"), Message.user("z")], TurnMeta(), keys=bad)
+    assert len(_keys(store, "a")) == 4
