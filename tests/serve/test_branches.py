@@ -8,6 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from convo.store.aio import AsyncSQLStore
 from tests.serve.conftest import KEYS, Served, serve
 from tests.store.conftest import db_url  # noqa: F401  (the fixture, every backend)
 from tests.support import ChatServer
@@ -129,3 +130,24 @@ def test_a_deleted_branch_leaves_the_list(served: Served) -> None:
     assert len(api.ok("GET", f"/conversations/{cid}/branches")["data"]) == 1
     api.ok("DELETE", f"/conversations/{fork['id']}")
     assert api.ok("GET", f"/conversations/{cid}/branches")["data"] == []
+
+
+def test_a_parent_changed_while_forking_is_a_409_and_no_fork(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = Api(served)
+    cid = started(api)
+    items = api.items(cid)
+    fork = AsyncSQLStore.fork
+
+    async def after_a_cut(self: AsyncSQLStore, sid: str, *, at: int, new_id: str | None) -> str:
+        # Another request deletes the first item between the read of ``at`` and the fork.
+        await self.delete_messages(sid, (await self.load(sid)).version, 0, 1)
+        return await fork(self, sid, at=at, new_id=new_id)
+
+    monkeypatch.setattr(AsyncSQLStore, "fork", after_a_cut)
+    status, out = api.call("POST", f"/conversations/{cid}/fork", {"at": items[2][0]})
+    monkeypatch.undo()
+    assert status == 409 and out["error"]["code"] == "conversation_busy"
+    assert [c["id"] for c in api.ok("GET", "/conversations")["data"]] == [cid]
+    assert api.items(cid) == items[1:]
