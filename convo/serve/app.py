@@ -196,7 +196,7 @@ async def health(request: Request) -> Response:
 def create_app(config: ServeConfig | None = None) -> Starlette:
     """The application for one worker."""
     from convo.playground import create_app as playground
-    from convo.serve import chat, conversations, responses
+    from convo.serve import branches, chat, conversations, responses
 
     service = Service(config or ServeConfig())
     routes = [
@@ -204,6 +204,7 @@ def create_app(config: ServeConfig | None = None) -> Starlette:
         *chat.routes(),
         *responses.routes(),
         *conversations.routes(),
+        *branches.routes(),
         # The page at /playground/ targets this server's /v1 by default, same origin.
         Mount("/playground", app=playground()),
     ]

@@ -2,10 +2,12 @@
 
 A conversation is a stored conversation in the tenant's space: the one a Chat
 Completions request names with ``X-Convo-Conversation`` is the same object, by the same
-id. Items are the history's messages; an item's id is its position (``item_<n>``), which
-never changes because a history only grows. ``POST /v1/responses`` with
-``conversation`` appends its turn to the conversation (409 if another request did
-first). Deleting a single item is not offered: a stored history is append-only.
+id. Items are the history's messages, with ids that stay theirs when other items are
+deleted (``convo/serve/history.py``). ``POST /v1/responses`` with ``conversation``
+appends its turn to the conversation (409 if another request did first). Deleting an
+item is one versioned cut of the history: a change committed since the item was found
+makes it a 409, and an item of a tool round goes only with its whole round. Forks and
+branches (convo's own) are in ``convo/serve/branches.py``.
 """
 
 from __future__ import annotations
@@ -17,16 +19,26 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from convo.conversation import AsyncConversation
+from convo.errors import VersionConflictError
 from convo.messages import Message
 from convo.serve.app import Service, json_response, read_json, route
 from convo.serve.errors import ApiError
-from convo.serve.items import to_items, to_messages
+from convo.serve.history import History, new_keys, tool_round
+from convo.serve.items import to_messages
 from convo.serve.tenants import LISTED, check_id, new_id, public_id, stored_id
 from convo.store.base import StoredConversation, TurnMeta
 
-__all__ = ["respond_in_conversation", "routes"]
+__all__ = [
+    "OWN",
+    "conversation_object",
+    "load",
+    "metadata_of",
+    "respond_in_conversation",
+    "routes",
+    "user_metadata",
+]
 
-_OWN = ("convo.", "serve:")
+OWN = ("convo.", "serve:")
 MAX_ITEMS = 20
 
 
@@ -40,20 +52,21 @@ def routes() -> list[Route]:
         Route("/v1/conversations/{id}/items", list_items, methods=["GET"]),
         Route("/v1/conversations/{id}/items", add_items, methods=["POST"]),
         Route("/v1/conversations/{id}/items/{item}", get_item, methods=["GET"]),
+        Route("/v1/conversations/{id}/items/{item}", delete_item, methods=["DELETE"]),
     ]
 
 
-def _user(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metadata.items() if not k.startswith(_OWN)}
+def user_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metadata.items() if not k.startswith(OWN)}
 
 
-def _metadata(body: dict[str, Any]) -> dict[str, Any]:
+def metadata_of(body: dict[str, Any]) -> dict[str, Any]:
     meta = body.get("metadata") or {}
     if (
         not isinstance(meta, dict)
         or len(meta) > 16
         or any(
-            not isinstance(k, str) or k.startswith(_OWN) or not isinstance(v, str)
+            not isinstance(k, str) or k.startswith(OWN) or not isinstance(v, str)
             for k, v in meta.items()
         )
     ):
@@ -61,33 +74,29 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-async def _load(service: Service, tenant: str, cid: str) -> StoredConversation:
+async def load(
+    service: Service, tenant: str, cid: str, *, keys: bool = False
+) -> StoredConversation:
+    """The tenant's conversation ``cid`` (a 404 for anything else)."""
     from convo.serve.responses import RECORD
 
-    stored = await service.store.load(stored_id(tenant, check_id(cid, "conversation_id")))
+    sid = stored_id(tenant, check_id(cid, "conversation_id"))
+    stored = await service.store.load(sid, keys=keys)
     if RECORD in stored.header.metadata:  # a response's id is not a conversation's
         raise ApiError(404, "no such conversation", code="not_found")
     return stored
 
 
-def _object(cid: str, stored: StoredConversation) -> dict[str, Any]:
+def conversation_object(cid: str, stored: StoredConversation) -> dict[str, Any]:
     created = stored.header.created_at
-    return {
+    out: dict[str, Any] = {
         "id": cid,
         "object": "conversation",
         "created_at": int(created.timestamp()) if created else 0,
-        "metadata": _user(stored.header.metadata),
+        "metadata": user_metadata(stored.header.metadata),
     }
-
-
-def _items(messages: list[Message], start: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for n, m in enumerate(messages, start):
-        for item in to_items([m], "x"):
-            item["id"] = (
-                f"item_{n}" if item["type"] != "function_call" else f"item_{n}_{item['call_id']}"
-            )
-            out.append(item)
+    if stored.header.forked_from is not None:  # convo's own link, set by a fork
+        out["forked_from"] = public_id(stored.header.forked_from)
     return out
 
 
@@ -104,11 +113,11 @@ async def create(request: Request, service: Service, tenant: str) -> Response:
         "format_version": 1,
         "version": 1,
         "turns": [],
-        "header": {"id": stored_id(tenant, cid), "metadata": {**_metadata(body), LISTED: tenant}},
+        "header": {"id": stored_id(tenant, cid), "metadata": {**metadata_of(body), LISTED: tenant}},
         "messages": [m.model_dump(exclude_none=True) for m in messages],
     }
     await service.store.import_(data)
-    return json_response(_object(cid, await _load(service, tenant, cid)))
+    return json_response(conversation_object(cid, await load(service, tenant, cid)))
 
 
 @route
@@ -151,23 +160,23 @@ def _limit(raw: str) -> int:
 @route
 async def retrieve(request: Request, service: Service, tenant: str) -> Response:
     cid = request.path_params["id"]
-    return json_response(_object(cid, await _load(service, tenant, cid)))
+    return json_response(conversation_object(cid, await load(service, tenant, cid)))
 
 
 @route
 async def update(request: Request, service: Service, tenant: str) -> Response:
     cid = request.path_params["id"]
     body = await read_json(request, service.config.max_body)
-    stored = await _load(service, tenant, cid)
-    own = {k: v for k, v in stored.header.metadata.items() if k.startswith(_OWN)}
-    await service.store.update_header(stored_id(tenant, cid), metadata={**own, **_metadata(body)})
-    return json_response(_object(cid, await _load(service, tenant, cid)))
+    stored = await load(service, tenant, cid)
+    own = {k: v for k, v in stored.header.metadata.items() if k.startswith(OWN)}
+    await service.store.update_header(stored_id(tenant, cid), metadata={**own, **metadata_of(body)})
+    return json_response(conversation_object(cid, await load(service, tenant, cid)))
 
 
 @route
 async def delete(request: Request, service: Service, tenant: str) -> Response:
     cid = request.path_params["id"]
-    await _load(service, tenant, cid)
+    await load(service, tenant, cid)
     await service.store.delete(stored_id(tenant, cid))
     return json_response({"id": cid, "object": "conversation.deleted", "deleted": True})
 
@@ -180,7 +189,7 @@ async def list_items(request: Request, service: Service, tenant: str) -> Respons
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
         raise ApiError(400, "order is asc or desc", param="order")
-    items = _items(list((await _load(service, tenant, cid)).messages))
+    items = History.load(await load(service, tenant, cid, keys=True)).items
     if order == "desc":
         items.reverse()
     after = q.get("after")
@@ -209,10 +218,13 @@ async def add_items(request: Request, service: Service, tenant: str) -> Response
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_ITEMS:
         raise ApiError(400, f"items: a list of 1 to {MAX_ITEMS}", param="items")
     messages = to_messages(raw)
-    stored = await _load(service, tenant, cid)
+    stored = await load(service, tenant, cid)
+    keys = new_keys(len(messages))  # named before the write, so the answer can name them
     # One versioned write: a turn committed meanwhile makes this a 409, never a mix.
-    await service.store.append_turn(stored_id(tenant, cid), stored.version, messages, TurnMeta())
-    page = _items(messages, len(stored.messages))
+    await service.store.append_turn(
+        stored_id(tenant, cid), stored.version, messages, TurnMeta(), keys=keys
+    )
+    page = History.of(messages, keys, len(stored.messages)).items
     return json_response(
         {
             "object": "list",
@@ -227,10 +239,46 @@ async def add_items(request: Request, service: Service, tenant: str) -> Response
 @route
 async def get_item(request: Request, service: Service, tenant: str) -> Response:
     cid, wanted = request.path_params["id"], request.path_params["item"]
-    for item in _items(list((await _load(service, tenant, cid)).messages)):
+    for item in History.load(await load(service, tenant, cid, keys=True)).items:
         if item["id"] == wanted:
             return json_response(item)
     raise ApiError(404, "no such item", code="not_found")
+
+
+@route
+async def delete_item(request: Request, service: Service, tenant: str) -> Response:
+    """Delete one item; the answer is the conversation, as OpenAI's.
+
+    An item of a tool round (see :func:`~convo.serve.history.tool_round`) is refused
+    with a 400 unless ``?whole_round=true`` (convo's own) asks to delete the round.
+    """
+    cid, wanted = request.path_params["id"], request.path_params["item"]
+    stored = await load(service, tenant, cid, keys=True)
+    history = History.load(stored)
+    k = history.position(wanted)
+    if k is None:
+        raise ApiError(404, f"no item {wanted!r} in this conversation", code="not_found")
+    start, stop = tool_round(stored.messages, k)
+    together = history.ids_between(start, stop)
+    if len(together) > 1 and request.query_params.get("whole_round") != "true":
+        raise ApiError(
+            400,
+            f"item {wanted!r} is part of a tool round ({', '.join(together)}): deleting it "
+            "alone would leave a tool call without its answer or an answer without its "
+            "call; nothing was deleted. Add ?whole_round=true to delete the whole round",
+            param="item_id",
+            code="tool_round",
+        )
+    try:
+        await service.store.delete_messages(stored_id(tenant, cid), stored.version, start, stop)
+    except VersionConflictError:
+        raise ApiError(
+            409,
+            "the conversation changed while the item was being deleted; nothing was "
+            "deleted, send the request again",
+            code="conversation_busy",
+        ) from None
+    return json_response(conversation_object(cid, await load(service, tenant, cid)))
 
 
 async def respond_in_conversation(

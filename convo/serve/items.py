@@ -68,7 +68,10 @@ def to_messages(value: Any) -> list[Message]:
             )
             if out and out[-1].role == "assistant" and out[-1].tool_calls:
                 last = out.pop()
-                out.append(last.model_copy(update={"tool_calls": [*(last.tool_calls or ()), call]}))
+                # model_copy does not validate: the field's own type (a tuple), or the
+                # message cannot be serialized without a warning.
+                calls = (*(last.tool_calls or ()), call)
+                out.append(last.model_copy(update={"tool_calls": calls}))
             else:
                 out.append(Message(role="assistant", content=None, tool_calls=[call]))
         else:

@@ -12,7 +12,7 @@ refuses it, MariaDB truncates or refuses depending on its SQL mode).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from convo.errors import InputError
 from convo.store._types import ID_LENGTH, SHORT_LENGTH
@@ -77,3 +77,19 @@ def _short(value: object, fields: Iterable[str], limit: int) -> None:
         text = getattr(value, field)
         if text is not None and (len(text) > limit or "\x00" in text):
             raise InputError(f"field {field!r} is at most {limit} characters without NUL")
+
+
+_KEY = re.compile(r"[0-9a-f]{24}")
+
+
+def check_keys(keys: Sequence[str], count: int) -> None:
+    """Keys a caller gives for new messages: one each, the shape of the store's own.
+
+    Only that shape (96 bits in hex, as ``secrets.token_hex(12)`` makes them) keeps them
+    apart from the keys revision 0006 gave older rows (``r<row id>``).
+    """
+    if len(keys) != count or len(set(keys)) != count:
+        raise InputError(f"keys: {count} different keys needed, one per message")
+    for key in keys:
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise InputError(f"key {key!r} is not 24 lowercase hex digits")

@@ -7,6 +7,7 @@ cost of a turn.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -77,6 +78,7 @@ _MESSAGE_KEYS = (
     "tool_call_id",
     "refusal",
     "tokens",
+    "message_key",
 )
 INSERT_MESSAGE = Statement(insert(MESSAGES), column_keys=_MESSAGE_KEYS)
 INSERT_TURN = Statement(
@@ -142,6 +144,13 @@ MESSAGE_COLUMNS = (
 )
 MESSAGE_RANGE = Statement(
     select(*MESSAGE_COLUMNS)
+    .where(
+        M.conversation_id == bindparam("source"), M.seq >= bindparam("lo"), M.seq < bindparam("hi")
+    )
+    .order_by(M.seq)
+)
+KEY_RANGE = Statement(
+    select(M.message_key)
     .where(
         M.conversation_id == bindparam("source"), M.seq >= bindparam("lo"), M.seq < bindparam("hi")
     )
@@ -224,19 +233,31 @@ def insert_conversation(
 
 
 def insert_messages(
-    s: Connection, cid: str, batch: Sequence[Message], first_seq: int, now: datetime
+    s: Connection,
+    cid: str,
+    batch: Sequence[Message],
+    first_seq: int,
+    now: datetime,
+    keys: Sequence[str] | None = None,
 ) -> None:
     """Insert the messages as ``cid``'s rows from ``seq = first_seq`` on, in one
-    ``executemany`` (no row needs another's id: the tree is in the segments)."""
+    ``executemany`` (no row needs another's id: the tree is in the segments), with
+    ``keys`` or fresh ones."""
     rows = []
     for offset, message in enumerate(batch):
         columns = codec.message_to_columns(message)
         columns["conversation_id"] = cid
         columns["seq"] = first_seq + offset
         columns["created_at"] = now
+        columns["message_key"] = new_key() if keys is None else keys[offset]
         rows.append(columns)
     if rows:
         INSERT_MESSAGE.run_many(s, rows)
+
+
+def new_key() -> str:
+    """A new message's key: 96 random bits, so no two messages ever share one."""
+    return secrets.token_hex(12)
 
 
 def advance(s: Connection, cid: str, expected: int, now: datetime) -> int:
@@ -276,6 +297,16 @@ def messages(s: Connection, cid: str, start: int, end: int) -> list[Message]:
                 row_id=source,
             )
         out.extend(codec.messages_from_rows(rows))
+    return out
+
+
+def keys(s: Connection, cid: str, start: int, end: int) -> list[str]:
+    """The keys of the messages with ``start <= seq < end``, as :func:`messages` reads them."""
+    out: list[str] = []
+    for source, lo, hi in SEGMENTS_OF.rows(s, {"cid": cid}):
+        lo, hi = max(lo, start), end if hi is None else min(hi, end)
+        if lo < hi:
+            out.extend(str(r[0]) for r in KEY_RANGE.rows(s, {"source": source, "lo": lo, "hi": hi}))
     return out
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "ID_LENGTH",
+    "KEY_LENGTH",
     "LONG_TEXT",
     "NOPAD_COLLATIONS",
     "ROW_ID",
@@ -35,6 +36,9 @@ ROW_ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
 # Conversation ids: uuid4 hex is 32 characters; leave room for callers' own schemes.
 ID_LENGTH = 64
+
+# Message keys: 24 hex characters (96 random bits), or "r<row id>" from revision 0006.
+KEY_LENGTH = 32
 
 # Model names, template names and hashes, metadata keys: String(255) columns.
 SHORT_LENGTH = 255

@@ -66,6 +66,7 @@ class AsyncSQLStore:
         *,
         create: ConversationHeader | None = None,
         metadata: Mapping[str, Any] | None = None,
+        keys: Sequence[str] | None = None,
     ) -> int:
         """See :meth:`SQLStore.append_turn`."""
         return await asyncio.to_thread(
@@ -76,11 +77,14 @@ class AsyncSQLStore:
             meta,
             create=create,
             metadata=metadata,
+            keys=keys,
         )
 
-    async def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation:
+    async def load(
+        self, conversation_id: str, *, tail: int | None = None, keys: bool = False
+    ) -> StoredConversation:
         """See :meth:`SQLStore.load`."""
-        return await asyncio.to_thread(self.sync.load, conversation_id, tail=tail)
+        return await asyncio.to_thread(self.sync.load, conversation_id, tail=tail, keys=keys)
 
     async def header(self, conversation_id: str) -> ConversationHeader:
         """See :meth:`SQLStore.header`."""

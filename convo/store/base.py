@@ -90,6 +90,9 @@ class StoredConversation(_Value):
     ``truncated`` is True when only a tail of the history was loaded; ``offset`` is
     the position of its first message in the whole stored history (0 for a whole load),
     so positions given to the store (a fork point) can be made absolute again.
+
+    ``keys`` (only when loaded with ``keys=True``) holds each message's key: an id that
+    stays the message's while other messages are deleted, and is never another's.
     """
 
     header: ConversationHeader
@@ -97,6 +100,7 @@ class StoredConversation(_Value):
     version: int
     truncated: bool = False
     offset: int = 0
+    keys: list[str] | None = None
 
 
 class Branch(_Value):

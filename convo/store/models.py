@@ -6,7 +6,9 @@ Four tables (see docs/store.md for the whole design):
   optimistic-concurrency counter) and ``message_count``.
 * ``convo_messages``: one row per message, ordered by ``seq`` within the conversation that
   wrote it. A message is identified by (conversation_id, seq); the tree that forks make is
-  in the segments (see convo/store/_tree.py), not in per-row parent links.
+  in the segments (see convo/store/_tree.py), not in per-row parent links. Its
+  ``message_key`` is the id a client may keep: (conversation_id, seq) changes when earlier
+  messages are deleted, the key goes wherever the row's content goes.
 * ``convo_segments``: which rows make up a conversation: ``seq`` in ``[lo, hi)`` of
   ``source_id``'s rows (``hi`` NULL: no end). A fork lists its ancestors' segments.
 * ``convo_turns``: one row per committed turn, with usage and how it was made.
@@ -28,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from convo.store._types import ID_LENGTH, LONG_TEXT, ROW_ID, TABLE_OPTIONS, TIMESTAMP
+from convo.store._types import ID_LENGTH, KEY_LENGTH, LONG_TEXT, ROW_ID, TABLE_OPTIONS, TIMESTAMP
 
 __all__ = ["Base", "ConversationRow", "MessageRow", "MetadataRow", "SegmentRow", "TurnRow"]
 
@@ -87,6 +89,9 @@ class MessageRow(Base):
     refusal: Mapped[str | None] = mapped_column(LONG_TEXT)
     tokens: Mapped[str | None] = mapped_column(LONG_TEXT)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    # NULL never after revision 0006 (which backfilled it); nullable so that revision
+    # could add it without rebuilding the table on SQLite.
+    message_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
 
 
 class SegmentRow(Base):

@@ -38,7 +38,13 @@ from convo.errors import (
 )
 from convo.messages import Message
 from convo.store import _codec as codec, _edit, _listing, _porting, _rows as ops, _transfer, _tree
-from convo.store._checks import check_header, check_id, check_metadata_keys, check_turn
+from convo.store._checks import (
+    check_header,
+    check_id,
+    check_keys,
+    check_metadata_keys,
+    check_turn,
+)
 from convo.store._engine import WRITE, Durability, default_url, make_engine, retrying
 from convo.store._migrate import upgrade
 from convo.store._rows import (
@@ -128,13 +134,16 @@ class SQLStore:
         *,
         create: ConversationHeader | None = None,
         metadata: Mapping[str, Any] | None = None,
+        keys: Sequence[str] | None = None,
     ) -> int:
         """Commit one turn's messages in one transaction; returns the new version.
 
         With ``create`` and ``expected_version == 0`` the conversation is created in the
         same transaction; ``metadata``, when given, replaces the header's metadata in
-        it too. Raises :class:`VersionConflictError` when another writer appended first
-        (reload and retry).
+        it too. ``keys`` (one per message, each ``secrets.token_hex(12)``) are the
+        messages' keys, for a caller that names them before they are written; by default
+        the store makes them. Raises :class:`VersionConflictError` when another writer
+        appended first (reload and retry).
         """
         check_id(conversation_id)
         batch = list(messages)
@@ -145,6 +154,8 @@ class SQLStore:
                 raise InputError(f"create.id {create.id!r} is not {conversation_id!r}")
             check_header(create)
         check_turn(meta)
+        if keys is not None:
+            check_keys(keys, len(batch))
         if metadata is not None:
             check_metadata_keys(metadata)
         if self._backend == "postgresql":
@@ -165,7 +176,7 @@ class SQLStore:
             else:
                 count = ops.advance(s, conversation_id, expected_version, now)
                 version = expected_version + 1
-            ops.insert_messages(s, conversation_id, batch, count, now)
+            ops.insert_messages(s, conversation_id, batch, count, now, keys)
             turn = codec.turn_columns(meta)
             turn["conversation_id"] = conversation_id
             turn["version"] = version
@@ -264,11 +275,14 @@ class SQLStore:
             write=False,
         )
 
-    def load(self, conversation_id: str, *, tail: int | None = None) -> StoredConversation:
+    def load(
+        self, conversation_id: str, *, tail: int | None = None, keys: bool = False
+    ) -> StoredConversation:
         """The header and history (in ``seq`` order); ``tail=N`` loads only the last N.
 
         A tail never starts with a ``tool`` message whose call was cut off: those are
-        dropped, so the tail may hold fewer than N messages.
+        dropped, so the tail may hold fewer than N messages. ``keys=True`` also reads each
+        message's key (``StoredConversation.keys``) in the same transaction.
         """
         check_id(conversation_id)
         if tail is not None and tail < 0:
@@ -283,6 +297,9 @@ class SQLStore:
                 while dropped < len(messages) and messages[dropped].role == "tool":
                     dropped += 1
                 del messages[:dropped]
+            found = None
+            if keys:
+                found = ops.keys(s, conversation_id, start + dropped, row.message_count)
             # Every field is already a built value; validating would rerun each
             # message's validator (pydantic calls "after" validators on instances too),
             # ~2 us a message.
@@ -292,6 +309,7 @@ class SQLStore:
                 version=row.version,
                 truncated=start > 0,
                 offset=start + dropped,
+                keys=found,
             )
 
         return self._run(read, "loading a conversation", write=False)

@@ -157,6 +157,58 @@ def test_edit_forks_a_new_stored_conversation_and_branches_keep_theirs(
     assert len(server.texts(forks[0])) == 4
 
 
+def test_an_edit_forks_on_the_server_and_the_branches_survive_a_reload(
+    view: Page, server: Server
+) -> None:
+    for text in ("first", "more"):
+        server.client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": text}],
+            extra_headers={"X-Convo-Conversation": "orig"},
+        )  # fmt: skip
+    before = server.client.conversations.items.list("orig", order="asc").data
+    refresh(view).get_by_role("button", name="Open first").click()
+    expect(view.locator("#chat [data-role=user]")).to_have_count(2)
+    view.locator("#chat [data-role=user]").nth(1).get_by_role("button", name="Edit").click()
+    expect(view.locator("#branches")).to_contain_text("Branch 2 of 2")
+    (made,) = [r for r in view.requests if r.method == "POST" and r.url.endswith("/fork")]
+    assert made.url.endswith("/v1/conversations/orig/fork")
+    assert json.loads(made.post_data) == {"at": before[2].id}  # the edited message's item
+    send(view, "other")
+
+    (fork,) = [c["id"] for c in server.listed() if c["id"] != "orig"]
+    assert server.client.get(f"/conversations/{fork}", cast_to=object)["forked_from"] == "orig"
+    assert server.texts(fork) == [
+        ("user", "first"), ("assistant", "echo: first"),
+        ("user", "other"), ("assistant", "echo: other"),
+    ]  # fmt: skip
+    shared = server.client.conversations.items.list(fork, order="asc").data[:2]
+    assert [i.id for i in shared] == [i.id for i in before[:2]]  # shared, not copied
+    assert json.loads(posts(view)[-1].post_data)["messages"] == [
+        {"role": "user", "content": "other"}
+    ]  # only the new message: the fork already holds the rest
+    assert len(server.texts("orig")) == 4
+
+    # A reload forgets the page's branches; the server's list brings them back.
+    view.page.reload()
+    view.page.wait_for_selector("body[data-ready=true]")
+    region = refresh(view)
+    region.locator(f"li[data-id={fork}]").get_by_role("button", name="Open").click()
+    chat = view.locator("#chat")
+    expect(view.locator("#branches")).to_contain_text("Branch 2 of 2")
+    expect(chat.locator("[data-role=user]").nth(1)).to_contain_text("other")
+    view.get_by_role("button", name="Previous branch").click()
+    expect(view.locator("#branches")).to_contain_text("Branch 1 of 2")
+    expect(chat.locator("[data-role=user]").nth(1)).to_contain_text("more")
+    expect(view.locator("#current-conversation")).to_contain_text("orig")
+    send(view, "third")
+    assert server.texts("orig")[-2:] == [("user", "third"), ("assistant", "echo: third")]
+    view.get_by_role("button", name="Next branch").click()
+    expect(chat.locator("[data-role=user]").nth(1)).to_contain_text("other")
+    expect(view.locator("#current-conversation")).to_contain_text(fork)
+    assert len(server.texts(fork)) == 4
+    screenshot(view.page, "server-branches")
+
+
 def test_store_search_and_delete(view: Page, server: Server) -> None:
     view.get_by_role("button", name="Store on server").click()
     expect(view.locator("#current-conversation")).to_contain_text("next request stores")

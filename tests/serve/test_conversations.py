@@ -42,14 +42,16 @@ def test_items_list_create_retrieve(served: Served) -> None:
     added = client.conversations.items.create(
         conv.id, items=[{"type": "message", "role": "user", "content": f"m{i}"} for i in range(5)]
     )
-    assert [i.id for i in added.data] == [f"item_{i}" for i in range(5)]
+    ids = [i.id for i in added.data]
+    assert len(set(ids)) == 5 and all(i.startswith("item_") for i in ids)
     page = client.conversations.items.list(conv.id, limit=2, order="asc")
     assert [i.content[0].text for i in page.data] == ["m0", "m1"] and page.has_more
     rest = client.conversations.items.list(conv.id, limit=10, order="asc", after=page.last_id)
     assert [i.content[0].text for i in rest.data] == ["m2", "m3", "m4"] and not rest.has_more
     newest = client.conversations.items.list(conv.id, limit=1)
     assert newest.data[0].content[0].text == "m4"
-    item = client.conversations.items.retrieve("item_3", conversation_id=conv.id)
+    assert [i.id for i in client.conversations.items.list(conv.id, order="asc").data] == ids
+    item = client.conversations.items.retrieve(ids[3], conversation_id=conv.id)
     assert item.content[0].text == "m3"
     with pytest.raises(openai.BadRequestError):
         client.conversations.items.list(conv.id, limit=101)

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("starlette")
 
-MODULES = ["", ".app", ".errors", ".tenants", ".sse", ".items", ".memory", ".main"]
+MODULES = ["", ".app", ".errors", ".tenants", ".sse", ".items", ".history", ".memory", ".main"]
 
 
 @pytest.mark.parametrize("name", MODULES)

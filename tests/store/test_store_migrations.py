@@ -18,7 +18,7 @@ def test_from_empty_the_schema_matches_the_models(db_url: str) -> None:
     with SQLStore(db_url) as store:
         assert store.latest() is None
         engine = store._engine
-        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0005"
+        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0006"
         with engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"version_table": "convo_alembic_version"}
@@ -109,7 +109,7 @@ def test_upgrade_from_0004_drops_the_parent_links_and_keeps_forks(db_url: str) -
 
     with SQLStore(db_url) as store:
         assert store.latest() == "b"  # first use: migrates
-        assert _migrate.current_revision(store._engine) == "0005"
+        assert _migrate.current_revision(store._engine) == "0006"
         with store._engine.connect() as conn:
             messages = {c["name"] for c in inspect(conn).get_columns("convo_messages")}
             conversations = {c["name"] for c in inspect(conn).get_columns("convo_conversations")}
@@ -140,3 +140,42 @@ def test_a_current_schema_is_recognised_without_loading_alembic(db_url: str) -> 
 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_upgrade_from_0005_gives_every_message_a_key(db_url: str) -> None:
+    engine = make_engine(db_url, busy_timeout=5, echo=False)
+    _migrate.upgrade(engine, "0005")
+    now = "2024-01-02 03:04:05"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO convo_conversations (id, variables, params, metadata_json, version,"
+                " message_count, deleted, created_at, updated_at)"
+                " VALUES ('a', '{}', '{}', '{}', 1, 3, :f, :now, :now)"
+            ),
+            {"now": now, "f": False},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO convo_segments (conversation_id, source_id, lo, hi)"
+                " VALUES ('a', 'a', 0, NULL)"
+            )
+        )
+        for seq, role in enumerate(["user", "assistant", "user"]):
+            conn.execute(
+                text(
+                    "INSERT INTO convo_messages (conversation_id, seq, role, text, created_at)"
+                    " VALUES ('a', :s, :r, :t, :now)"
+                ),
+                {"s": seq, "r": role, "t": f"m{seq}", "now": now},
+            )
+    engine.dispose()
+
+    with SQLStore(db_url) as store:
+        keys = store.load("a", keys=True).keys
+        assert keys == ["r1", "r2", "r3"]  # ids 1, 2, 3 in a new database
+        assert store.delete_messages("a", 1, 0, 1) == 2
+        assert store.load("a", keys=True).keys == ["r2", "r3"]
+        store.append_turn("a", 2, [Message.assistant("new")], TurnMeta())
+        new = store.load("a", keys=True).keys
+        assert new is not None and len(new[-1]) == 24 and new[-1] not in keys

@@ -6,6 +6,7 @@ import { $, el } from "./dom.js";
 import { state, baseUrl, authHeaders } from "./state.js";
 import { renderUsage, changed } from "./render.js";
 import { clearError } from "./errors.js";
+import { openBranches } from "./branches.js";
 
 export function renderConversations() {
   const list = $("conversation-list");
@@ -37,12 +38,10 @@ export async function refreshConversations() {
 export async function openConversation(id) {
   clearError();
   try {
-    const messages = await stored.loadMessages(baseUrl(), authHeaders(), id);
+    const { messages } = await stored.loadMessages(baseUrl(), authHeaders(), id);
+    await openBranches(id, messages);
     state.request.messages = messages;
     state.conversation = { id, stored: messages.length };
-    state.branches = [];
-    state.bindings = [];
-    state.branch = 0;
     state.lastChoices = null;
     renderUsage(undefined);
     changed();
