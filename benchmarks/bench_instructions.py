@@ -78,6 +78,39 @@ def raw_stream(base_url: str, turns: int) -> None:
             messages.append({"role": "assistant", "content": "".join(parts)})
 
 
+def raw_async(base_url: str, turns: int) -> None:
+    import asyncio
+
+    import httpx2
+
+    async def main() -> None:
+        url = base_url + "/chat/completions"
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        async with httpx2.AsyncClient(headers=headers) as client:
+            messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
+            for i in range(turns):
+                messages.append({"role": "user", "content": question(i)})
+                response = await client.post(url, json={"model": MODEL, "messages": messages})
+                messages.append(response.json()["choices"][0]["message"])
+
+    asyncio.run(main())
+
+
+def asend(base_url: str, turns: int) -> None:
+    import asyncio
+
+    from convo import AsyncConversation
+    from convo.transports.openai import OpenAITransport
+
+    async def main() -> None:
+        async with OpenAITransport(base_url, api_key=API_KEY) as transport:
+            conv = AsyncConversation(SYSTEM, model=MODEL, transport=transport)
+            for i in range(turns):
+                await conv.send(question(i))
+
+    asyncio.run(main())
+
+
 def send(base_url: str, turns: int, store: Any = None) -> None:
     from convo import Conversation
     from convo.transports.openai import OpenAITransport
@@ -112,9 +145,15 @@ def stream(base_url: str, turns: int) -> None:
 
 def in_memory(base_url: str, turns: int) -> None:
     """convo alone: a transport that answers at once, so nothing but convo's turn runs."""
-    from convo import Conversation, FunctionTransport
+    from convo import Conversation, Reply, Request, Transport
+    from convo.transports.base import reply_from_text
 
-    conv = Conversation(SYSTEM, model=MODEL, transport=FunctionTransport(lambda _: "Fine."))
+    class Fixed(Transport):
+        # Not FunctionTransport: it keeps every request, which a long run would measure.
+        def complete(self, request: Request) -> Reply:
+            return reply_from_text("Fine.")
+
+    conv = Conversation(SYSTEM, model=MODEL, transport=Fixed())
     for i in range(turns):
         conv.send(question(i))
 
@@ -125,6 +164,8 @@ CASES: dict[str, tuple[Callable[[str, int], None], str | None]] = {
     "send_sqlite": (send_sqlite, "raw"),
     "raw_stream": (raw_stream, None),
     "stream": (stream, "raw_stream"),
+    "raw_async": (raw_async, None),
+    "asend": (asend, "raw_async"),
     "in_memory": (in_memory, None),
 }
 
