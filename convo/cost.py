@@ -39,6 +39,64 @@ def cost_of(model: str | None, usage: Usage | None) -> float | None:
     """The price of ``usage`` on ``model`` in USD, or ``None`` when it is not known."""
     if usage is None or not model:
         return None
+    rates = _rates(model)
+    if rates is None:
+        return _table_price(model, usage)
+    cached = _cached_tokens(usage)
+    inp, out, read = rates
+    return (
+        (usage.prompt_tokens - cached) * inp + cached * read + usage.completion_tokens * out
+    ) / _M
+
+
+class Prices:
+    """:func:`cost_of` as a callable, for code that takes a price function.
+
+    >>> from convo.reply import Usage
+    >>> Prices()("gpt-4o-mini", Usage(prompt_tokens=1000, completion_tokens=100))
+    0.00021
+    """
+
+    __slots__ = ()
+
+    def __call__(self, model: str | None, usage: Usage | None) -> float | None:
+        return cost_of(model, usage)
+
+
+Rates = tuple[float, float, float]
+
+# Each model's flat per-million rates, or None when its price is not three flat rates
+# (tiered, per request) or not known, for one price table. ``genai-prices`` validates
+# every calculation (about 0.3 ms, more than the rest of an in-memory turn, and paid
+# again by every new conversation when this lived on the conversation); the rates are
+# a pure function of the model's name and the table, so they are kept per table: the
+# key is the table object itself, and a table replaced at run time (genai-prices'
+# ``UpdatePrices`` or ``set_custom_snapshot``) starts afresh. The values are immutable
+# tuples, nothing of a request is kept, the dict is replaced whole (never edited, so
+# safe between threads without a lock), and it is bounded.
+_MAX_MODELS = 1024
+_memo: tuple[object, dict[str, Rates | None]] = (None, {})
+
+
+def _rates(model: str) -> Rates | None:
+    global _memo
+    try:
+        from genai_prices import data_snapshot
+    except ImportError:  # pragma: no cover - a core dependency, but never fatal
+        return None
+    table = data_snapshot.get_snapshot()
+    owner, known = _memo
+    if owner is not table:
+        known = {}
+    if model in known:
+        return known[model]
+    rates = _flat_rates(model)
+    if len(known) < _MAX_MODELS:
+        _memo = (table, {**known, model: rates})
+    return rates
+
+
+def _table_price(model: str, usage: Usage) -> float | None:
     try:
         from genai_prices import Usage as PriceUsage, calc_price
     except ImportError:  # pragma: no cover - a core dependency, but never fatal
@@ -56,43 +114,7 @@ def cost_of(model: str | None, usage: Usage | None) -> float | None:
     return float(calc.total_price)
 
 
-class Prices:
-    """:func:`cost_of`, remembering each model's per-token prices while they are flat.
-
-    ``genai-prices`` validates every calculation (about 0.3 ms, a quarter of an
-    in-memory turn); a model whose price is three flat per-million rates (input, output,
-    cached input - most are) is priced by those rates after its first lookup. Tiered
-    or per-request prices go through ``calc_price`` every time. One per conversation:
-    never shared, replaced whole (safe between threads).
-
-    >>> from convo.reply import Usage
-    >>> Prices()("gpt-4o-mini", Usage(prompt_tokens=1000, completion_tokens=100))
-    0.00021
-    """
-
-    __slots__ = ("_rates",)
-
-    def __init__(self) -> None:
-        self._rates: dict[str, tuple[float, float, float] | None] = {}
-
-    def __call__(self, model: str | None, usage: Usage | None) -> float | None:
-        if usage is None or not model:
-            return None
-        if model in self._rates:
-            rates = self._rates[model]
-        else:
-            rates = _flat_rates(model)
-            self._rates = {**self._rates, model: rates}
-        if rates is None:
-            return cost_of(model, usage)
-        cached = _cached_tokens(usage)
-        inp, out, read = rates
-        return (
-            (usage.prompt_tokens - cached) * inp + cached * read + usage.completion_tokens * out
-        ) / _M
-
-
-def _flat_rates(model: str) -> tuple[float, float, float] | None:
+def _flat_rates(model: str) -> Rates | None:
     try:
         from genai_prices import Usage as PriceUsage, calc_price
     except ImportError:  # pragma: no cover

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -177,6 +178,7 @@ def test_limits_are_checked_and_kept_by_forks() -> None:
 
 
 def test_flat_prices_are_remembered_and_match_the_table() -> None:
+    from convo import cost
     from convo.cost import Prices, cost_of
 
     prices = Prices()
@@ -192,10 +194,45 @@ def test_flat_prices_are_remembered_and_match_the_table() -> None:
     ]
     for model in ("gpt-4o-mini", "gpt-4o", "gemini-2.5-pro", "claude-sonnet-4-5", "unknown-x"):
         for usage in usages:
-            expected = cost_of(model, usage)
-            if expected is None:  # pytest >= 9.2 refuses approx(None) with a relative tolerance
-                assert prices(model, usage) is None, model
-            else:
-                assert prices(model, usage) == pytest.approx(expected, rel=1e-9, abs=0), model
-    assert prices._rates["gemini-2.5-pro"] is None  # tiered: the table computes it each time
-    assert prices._rates["gpt-4o-mini"] is not None
+            expected = cost._table_price(model, usage)  # genai-prices' own calculation
+            for got in (prices(model, usage), cost_of(model, usage)):
+                if expected is None:  # pytest >= 9.2 refuses approx(None) with a tolerance
+                    assert got is None, model
+                else:
+                    assert got == pytest.approx(expected, rel=1e-9, abs=0), model
+    known = cost._memo[1]
+    assert known["gemini-2.5-pro"] is None  # tiered: the table computes it each time
+    assert known["gpt-4o-mini"] is not None
+
+
+def test_a_new_conversation_reuses_the_rates_and_a_new_table_drops_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import genai_prices
+    from genai_prices import data_snapshot
+
+    from convo import cost
+
+    looked_up: list[str] = []
+    real = genai_prices.calc_price
+
+    def counting(usage: Any, model_ref: str, **kw: Any) -> Any:
+        looked_up.append(model_ref)
+        return real(usage, model_ref, **kw)
+
+    monkeypatch.setattr(genai_prices, "calc_price", counting)
+    monkeypatch.setattr(cost, "_memo", (None, {}))
+    usage = Usage(prompt_tokens=1000, completion_tokens=100, total_tokens=1100)
+    reply = Reply(choices=(Choice(message=Message.assistant("ok"), finish_reason="stop"),))
+    with SQLStore(f"sqlite:///{tmp_path / 'c.db'}") as store:
+        for _ in range(3):  # three conversations, one turn each
+            fake = ScriptedTransport(reply.model_copy(update={"usage": usage}))
+            conv = convo.Conversation(model="gpt-4o-mini", transport=fake, store=store)
+            conv.send("hi")
+            assert store.turns(conv.id)[-1].cost == pytest.approx(0.00021)
+    assert looked_up == ["gpt-4o-mini"]
+    # Another price table (genai-prices' updater, or a custom snapshot) is read afresh.
+    table = data_snapshot.get_snapshot()
+    monkeypatch.setattr(data_snapshot, "get_snapshot", lambda: copy.copy(table))
+    assert cost.cost_of("gpt-4o-mini", usage) == pytest.approx(0.00021)
+    assert looked_up == ["gpt-4o-mini", "gpt-4o-mini"]
