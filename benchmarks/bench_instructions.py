@@ -158,12 +158,45 @@ def in_memory(base_url: str, turns: int) -> None:
         conv.send(question(i))
 
 
+def _history(n: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
+    for i in range(n):
+        out.append({"role": "user", "content": question(i)})
+        out.append({"role": "assistant", "content": f"It is {i * (i + 1)}, as documented."})
+    return out
+
+
+def raw_fresh(base_url: str, calls: int) -> None:
+    """A stateless caller: the same 21-message history as dicts, one more question."""
+    import httpx2
+
+    url = base_url + "/chat/completions"
+    history = _history(10)
+    with httpx2.Client(headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+        for i in range(calls):
+            messages = [*history, {"role": "user", "content": question(i)}]
+            client.post(url, json={"model": MODEL, "messages": messages}).json()
+
+
+def fresh(base_url: str, calls: int) -> None:
+    """The same with a new ``Conversation`` built from the dicts for every call."""
+    from convo import Conversation
+    from convo.transports.openai import OpenAITransport
+
+    history = _history(10)
+    with OpenAITransport(base_url, api_key=API_KEY) as transport:
+        for i in range(calls):
+            Conversation(model=MODEL, transport=transport, messages=history).send(question(i))
+
+
 CASES: dict[str, tuple[Callable[[str, int], None], str | None]] = {
     "raw": (raw, None),
     "send": (send, "raw"),
     "send_sqlite": (send_sqlite, "raw"),
     "raw_stream": (raw_stream, None),
     "stream": (stream, "raw_stream"),
+    "raw_fresh": (raw_fresh, None),
+    "fresh": (fresh, "raw_fresh"),
     "raw_async": (raw_async, None),
     "asend": (asend, "raw_async"),
     "in_memory": (in_memory, None),
