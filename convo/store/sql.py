@@ -370,6 +370,21 @@ class SQLStore:
             lambda s: _listing.summaries(s, query), "listing conversations", write=False
         )
 
+    def ids(self, prefix: str, *, limit: int = 10) -> builtins.list[str]:
+        """Ids of the conversations whose id starts with ``prefix``, at most ``limit``,
+        sorted: what a short id given on the command line may stand for."""
+        if not isinstance(prefix, str) or not prefix or "\x00" in prefix:
+            raise InputError(f"an id prefix must be a non-empty string, got {prefix!r}")
+        query = (
+            select(C.id)
+            .where(~C.deleted, C.id.startswith(prefix, autoescape=True))
+            .order_by(C.id)
+            .limit(limit)
+        )
+        return self._run(
+            lambda s: list(s.execute(query).scalars()), "finding conversation ids", write=False
+        )
+
     def latest(self) -> str | None:
         """The id of the most recently updated conversation, if any."""
         query = select(C.id).where(~C.deleted).order_by(C.updated_at.desc(), C.id.desc())
