@@ -4,7 +4,8 @@
     convo chat -c              continue the latest conversation
     convo ask "Why is the sky blue?"
     git diff | convo ask "Review this"
-    convo ls / show ID / export ID / import FILE / templates / plugins / models
+    convo ls / logs / show ID / rm ID / export ID / import FILE / usage
+    convo models [default NAME | alias NAME MODEL] / templates / plugins / path
 
 Errors are one line on stderr with a non-zero exit; Ctrl-C during a reply stops it
 and saves nothing of that turn (exit status 130). See docs/cli.md.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from convo import plugins
-from convo.cli import chat, installed, saved  # noqa: F401  (each registers its commands)
+from convo.cli import chat, installed, logs, models, paths, saved  # noqa: F401  (register commands)
 from convo.cli.base import INTERRUPTED, cli
 
 __all__ = ["INTERRUPTED", "cli", "main"]

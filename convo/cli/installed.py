@@ -1,10 +1,10 @@
-"""What is installed: ``templates``, ``plugins``, ``models``."""
+"""What is installed: ``templates``, ``plugins`` (``models`` is in convo.cli.models)."""
 
 from __future__ import annotations
 
 import click
 
-from convo import models, plugins
+from convo import plugins
 from convo.cli.base import cli, errors, one_line
 
 
@@ -36,22 +36,3 @@ def plugins_() -> None:
                     click.echo(f"  {label}: {', '.join(values)}")
             if info.error:
                 click.echo(f"  error: {one_line(info.error)}")
-
-
-@cli.command("models")
-def models_() -> None:
-    """List the models that plugins serve, their aliases, and the default."""
-    with errors():
-        default = models.default_model()
-        aliases: dict[str, list[str]] = {}
-        for alias, target in sorted(models.aliases().items()):
-            aliases.setdefault(target, []).append(alias)
-        names = dict.fromkeys([*models.model_names(), *aliases, default])
-        for name in names:
-            entry = plugins.manager().resolve(name)
-            notes = [f"plugin {entry.plugin}" if entry else "no plugin serves it"]
-            if name in aliases:
-                notes.append(f"aliases: {', '.join(aliases[name])}")
-            if name == default:
-                notes.append("default")
-            click.echo(f"{name}  ({'; '.join(notes)})")

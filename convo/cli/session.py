@@ -12,6 +12,7 @@ import click
 
 import convo
 from convo import models, plugins
+from convo.cli.ids import full_id
 
 
 def _variables(pairs: Sequence[str]) -> dict[str, str]:
@@ -87,7 +88,7 @@ def open_conversation(
                 "--system, --template and --var set up a new conversation; "
                 "a continued one keeps its own"
             )
-        conversation_id = cid or store.latest()
+        conversation_id = full_id(store, cid) if cid else store.latest()
         if conversation_id is None:
             raise convo.InputError("there is no saved conversation to continue")
         conv = convo.Conversation.load(

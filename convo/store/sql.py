@@ -95,7 +95,12 @@ class SQLStore:
         self._ready_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SQLStore({self._engine.url.render_as_string(hide_password=True)!r})"
+        return f"SQLStore({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The store's SQLAlchemy URL, a password in it shown as ``***``."""
+        return self._engine.url.render_as_string(hide_password=True)
 
     # -- transactions ------------------------------------------------------------------
 
