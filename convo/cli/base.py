@@ -120,6 +120,12 @@ def conversation_options(fn: F) -> F:
             metavar="KEY VALUE",
             help="Request parameter, e.g. -o temperature 0.2 -o max_tokens 200 (JSON values).",
         ),
+        click.option(
+            "--window",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Context window to budget with, in tokens (instead of the model's).",
+        ),
         click.option("-u", "--usage", is_flag=True, help="Show token usage after each reply."),
         db_option,
         click.option("-n", "--no-save", is_flag=True, help="Do not save this conversation."),

@@ -75,6 +75,7 @@ def open_conversation(
     mcp_servers: tuple[str, ...],
     db: str | None,
     no_save: bool,
+    window: int | None,
 ) -> convo.Conversation:
     from convo.mcp.cli import enter as enter_mcp
 
@@ -92,7 +93,11 @@ def open_conversation(
         if conversation_id is None:
             raise convo.InputError("there is no saved conversation to continue")
         conv = convo.Conversation.load(
-            conversation_id, store=store, tools=tools, on_tool_result=_show_tool_result
+            conversation_id,
+            store=store,
+            tools=tools,
+            on_tool_result=_show_tool_result,
+            context_window=window,
         )
         if model:
             conv.model = models.resolve(model)
@@ -114,6 +119,7 @@ def open_conversation(
         tools=tools,
         variables=_variables(variables),
         on_tool_result=_show_tool_result,
+        context_window=window,
         **params,
     )
     return stack.enter_context(conv)
