@@ -18,6 +18,7 @@ from convo.cli.base import (
     errors,
 )
 from convo.cli.prompt import EDIT, MULTI, enable_line_editing, read_message
+from convo.cli.render import reply_output
 from convo.cli.session import open_conversation, parse_params
 
 if TYPE_CHECKING:
@@ -51,16 +52,15 @@ def _reply(conv: convo.Conversation, text: str, params: dict[str, Any], usage: b
 
     try:
         request = None
-        with conv.stream(text, **params) as stream:
+        with reply_output() as write, conv.stream(text, **params) as stream:
             for event in stream.events():
                 if isinstance(event, TextDelta):
-                    click.echo(event.text, nl=False)
+                    write(event.text)
                 elif isinstance(event, ModelCall) and request is None:
                     request = event.request
     except KeyboardInterrupt:
         # Leaving the stream closed the response; the turn never reached the history.
         raise TurnInterrupted from None
-    click.echo()
     if usage:
         _show_usage(stream.reply, request)
 
