@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-from convo import plugins
 from convo.cli import chat, installed, logs, models, paths, saved  # noqa: F401  (register commands)
 from convo.cli.base import INTERRUPTED, cli
 
@@ -26,5 +25,4 @@ def main() -> None:
     """The ``convo`` console script: the commands above plus the plugins' ones."""
     # A plugin that fails to load is reported as one line, and the command goes on.
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
-    plugins.register_commands(cli)
     cli(prog_name="convo")

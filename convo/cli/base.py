@@ -55,6 +55,31 @@ class Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+class Root(Group):
+    """The ``convo`` group. Plugins' commands are added on first need, not at start-up:
+    a built-in command such as ``convo ls`` runs without loading any plugin."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from convo import plugins
+
+            plugins.register_commands(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._plugins_added:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+
 @contextmanager
 def errors() -> Iterator[None]:
     # Users see one line, never a traceback, and a non-zero exit.
@@ -135,7 +160,7 @@ def conversation_options(fn: F) -> F:
     return fn
 
 
-@click.group(cls=Group)
+@click.group(cls=Root)
 @click.version_option(package_name="convo")
 def cli() -> None:
     """convo: conversations with large language models."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from convo import plugins
 from convo.cli.base import cli, errors, one_line
 
 
 @cli.command()
 def templates() -> None:
     """List the templates that plugins provide, with their variables."""
+    from convo import plugins
+
     with errors():
         owner = {t: p.name for p in plugins.plugins() for t in p.templates}
         registry = plugins.templates()
@@ -22,6 +23,8 @@ def templates() -> None:
 @cli.command("plugins")
 def plugins_() -> None:
     """List installed plugins, what each registered, and any that failed to load."""
+    from convo import plugins
+
     with errors():
         for info in plugins.plugins():
             click.echo(f"{info.name} {info.version or ''}".rstrip())

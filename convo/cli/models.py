@@ -8,13 +8,19 @@ convo models alias --remove NAME    remove it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from convo import models as registry, plugins
 from convo.cli.base import Group, cli, errors
 
+if TYPE_CHECKING:
+    from convo.models import ModelSettings
 
-def _served_by(name: str, settings: dict[str, registry.ModelSettings]) -> str:
+
+def _served_by(name: str, settings: dict[str, ModelSettings]) -> str:
+    from convo import plugins
+
     entry = settings.get(name)
     if entry is None:
         served = plugins.manager().resolve(name)
@@ -33,6 +39,8 @@ def models_(ctx: click.Context) -> None:
     """List the models: who serves each, their aliases, and the default (and why)."""
     if ctx.invoked_subcommand is not None:
         return
+    from convo import models as registry
+
     with errors():
         default, why = registry.default_choice()
         settings = registry.configured()
@@ -54,6 +62,8 @@ def models_(ctx: click.Context) -> None:
 @click.argument("name", required=False)
 def default(name: str | None) -> None:
     """Print the default model, or make NAME (a model or alias) the default."""
+    from convo import models as registry
+
     with errors():
         if name is None:
             click.echo(registry.default_model())
@@ -71,6 +81,8 @@ def default(name: str | None) -> None:
 @click.option("--remove", is_flag=True, help="Remove the alias NAME.")
 def alias(name: str, model: str | None, remove: bool) -> None:
     """Save NAME as an alias of MODEL in models.json, or --remove it."""
+    from convo import models as registry
+
     with errors():
         if remove:
             if model is not None:
