@@ -203,7 +203,8 @@ def main() -> None:
             row["floor"] = floor
             row["ratio"] = got[name] / got[floor]
         rows.append(row)
-    print(f"\nper turn beyond turn {first} (the history {2 * first}-{2 * (first + extra)} messages)")
+    span = f"{2 * first}-{2 * (first + extra)}"
+    print(f"\nper turn beyond turn {first} (the history {span} messages)")
     print("| case | M instructions a turn | vs floor |")
     print("|---|---|---|")
     for row in rows:

@@ -1,10 +1,11 @@
 """How a reply reaches the screen: Markdown on a terminal, the text as it is when piped.
 
-On a terminal the reply is rendered with ``rich`` while it streams: the live view
-shows the last screenful of the rendered Markdown, and when the reply ends it is
-printed whole, rendered. Piped or redirected, the text is written as it arrives,
-byte for byte what the model sent. ``rich`` is imported only in the first case, so
-commands whose output is piped (and ``convo --help``) never pay for it.
+On a terminal the reply is rendered with ``rich`` while it streams, from its first
+piece on: the live view shows the last screenful of the rendered Markdown, and when
+the reply ends it is printed whole, rendered. Piped or redirected, the text is
+written as it arrives, byte for byte what the model sent. ``rich`` is imported only
+in the first case, so commands whose output is piped (and ``convo --help``) never
+pay for it.
 """
 
 from __future__ import annotations
@@ -45,29 +46,35 @@ def reply_output() -> Iterator[Callable[[str], None]]:
 
 @contextmanager
 def _markdown() -> Iterator[Callable[[str], None]]:
-    from rich.console import Console
-    from rich.live import Live
-    from rich.markdown import Markdown
-
     pieces: list[str] = []
-    console = Console()
-    live = Live(
-        _Tail(Markdown("")),
-        console=console,
-        refresh_per_second=_REFRESHES_PER_SECOND,
-        vertical_overflow="visible",
-    )
+    live: Any = None
 
     def write(text: str) -> None:
+        nonlocal live
+        from rich.markdown import Markdown
+
         pieces.append(text)
+        if live is None:
+            # Started on the first piece, not before: a live display holds back what is
+            # written to stderr without a newline, such as the local model's progress
+            # line while it loads.
+            from rich.live import Live
+
+            live = Live(refresh_per_second=_REFRESHES_PER_SECOND, vertical_overflow="visible")
+            live.start()
         live.update(_Tail(Markdown("".join(pieces))))
 
-    with live:
-        try:
-            yield write
-        finally:
+    try:
+        yield write
+    finally:
+        if live is None:
+            click.echo()
+        else:
+            from rich.markdown import Markdown
+
             # The last frame is the whole reply: Live prints it in full as it stops.
             live.update(Markdown("".join(pieces)), refresh=False)
+            live.stop()
 
 
 class _Tail:
