@@ -190,7 +190,7 @@ def get_transport(model: str) -> Transport:
     if entry is None:
         raise PluginError(f"no plugin serves the model {name!r} (see `convo plugins`)")
     if not plugins.claims(name) and not os.environ.get("OPENAI_BASE_URL"):
-        raise _unknown(model, name, plugins.model_names())
+        raise _unknown(model, name, model_names())
     return entry.factory(name)
 
 
@@ -231,8 +231,8 @@ def _unknown(model: str, name: str, known: list[str]) -> UnknownModelError:
 
 
 def model_names() -> list[str]:
-    """Every model name that plugins registered."""
-    return manager().model_names()
+    """Every model name that plugins registered, then those ``models.json`` configures."""
+    return list(dict.fromkeys([*manager().model_names(), *configured()]))
 
 
 def default_model() -> str:

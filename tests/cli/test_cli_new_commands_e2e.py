@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli.helpers import run_convo
 from tests.support import ChatServer
 
@@ -46,15 +48,24 @@ def test_new_commands_in_a_subprocess(
     assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "No conversations yet.\n")
 
 
-def test_help_does_not_import_what_it_does_not_use(subprocess_env: dict[str, str]) -> None:
-    # In-process, as `convo --help` runs: the console script's own entry point.
+@pytest.mark.parametrize(
+    ("command", "unused"),
+    [
+        ("--help", ["rich", "tiktoken", "httpx2", "jinja2", "sqlalchemy", "pydantic", "yaml"]),
+        # ls reads the store (SQLAlchemy, pydantic values) and nothing else.
+        ("ls", ["rich", "tiktoken", "httpx2", "jinja2", "yaml", "pluggy", "readline"]),
+    ],
+)
+def test_start_up_does_not_import_what_the_command_does_not_use(
+    subprocess_env: dict[str, str], command: str, unused: list[str]
+) -> None:
+    # In a fresh interpreter, as the console script runs: its own entry point.
     code = (
         "import sys\n"
         "from convo.cli import main\n"
-        "sys.argv = ['convo', '--help']\n"
+        f"sys.argv = ['convo', {command!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = ['rich', 'tiktoken', 'httpx2', 'jinja2', 'sqlalchemy', 'pydantic', 'yaml']\n"
-        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+        f"print(' '.join(m for m in {unused!r} if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, timeout=60
