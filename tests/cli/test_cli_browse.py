@@ -149,3 +149,19 @@ def test_path_prints_the_store_and_the_settings(run: Convo, isolated: str, tmp_p
     assert run("path", "db", "--db", f"sqlite:///{other}").stdout == f"{other}\n"
     shown = run("path", "db", "--db", "postgresql://ann:s3cret@db.example/convo").stdout
     assert "s3cret" not in shown and "ann:***@db.example/convo" in shown
+
+
+@pytest.mark.parametrize("command", ["ls", "logs", "path", "rm"])
+def test_a_bad_store_url_is_one_line(run: Convo, command: str) -> None:
+    args = [command, "--db", "not a url :pw@"] + (["-y", "x"] if command == "rm" else [])
+    result = run(*args, code=1)
+    assert result.stderr.startswith("Error: the store URL is not a database URL")
+    assert len(result.stderr.splitlines()) == 1 and "pw" not in result.stderr
+
+
+def test_a_driver_that_cannot_be_loaded_is_one_line(run: Convo) -> None:
+    result = run("ls", "--db", "postgresql+nosuchdriver://ann@127.0.0.1/convo", code=1)
+    assert result.stderr == (
+        "Error: the database driver 'postgresql+nosuchdriver' cannot be loaded; is it "
+        "installed? (for the default one: pip install 'convo[postgres]')\n"
+    )
