@@ -30,6 +30,6 @@ def main() -> None:
         cli(prog_name="convo")
     finally:
         # The command is done: without this, the interpreter's last garbage collection
-        # walks every object the imports made (SQLAlchemy, pydantic), a fifth of the
+        # walks every object the imports made (SQLAlchemy, pydantic), ~15% of the
         # CPU of `convo ls`. Exit handlers and finalizers run as before.
         gc.freeze()
