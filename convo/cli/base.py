@@ -55,6 +55,31 @@ class Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+class Root(Group):
+    """The ``convo`` group. Plugins' commands are added on first need, not at start-up:
+    a built-in command such as ``convo ls`` runs without loading any plugin."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from convo import plugins
+
+            plugins.register_commands(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._plugins_added:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+
 @contextmanager
 def errors() -> Iterator[None]:
     # Users see one line, never a traceback, and a non-zero exit.
@@ -120,6 +145,12 @@ def conversation_options(fn: F) -> F:
             metavar="KEY VALUE",
             help="Request parameter, e.g. -o temperature 0.2 -o max_tokens 200 (JSON values).",
         ),
+        click.option(
+            "--window",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Context window to budget with, in tokens (instead of the model's).",
+        ),
         click.option("-u", "--usage", is_flag=True, help="Show token usage after each reply."),
         db_option,
         click.option("-n", "--no-save", is_flag=True, help="Do not save this conversation."),
@@ -129,7 +160,7 @@ def conversation_options(fn: F) -> F:
     return fn
 
 
-@click.group(cls=Group)
+@click.group(cls=Root)
 @click.version_option(package_name="convo")
 def cli() -> None:
     """convo: conversations with large language models."""

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import platformdirs
 
 from convo.cli.base import (
     INTERRUPTED,
@@ -17,8 +16,7 @@ from convo.cli.base import (
     conversation_options,
     errors,
 )
-from convo.cli.prompt import EDIT, MULTI, enable_line_editing, read_message
-from convo.cli.session import open_conversation, parse_params
+from convo.cli.render import reply_output
 
 if TYPE_CHECKING:
     import convo
@@ -51,16 +49,15 @@ def _reply(conv: convo.Conversation, text: str, params: dict[str, Any], usage: b
 
     try:
         request = None
-        with conv.stream(text, **params) as stream:
+        with reply_output() as write, conv.stream(text, **params) as stream:
             for event in stream.events():
                 if isinstance(event, TextDelta):
-                    click.echo(event.text, nl=False)
+                    write(event.text)
                 elif isinstance(event, ModelCall) and request is None:
                     request = event.request
     except KeyboardInterrupt:
         # Leaving the stream closed the response; the turn never reached the history.
         raise TurnInterrupted from None
-    click.echo()
     if usage:
         _show_usage(stream.reply, request)
 
@@ -74,6 +71,12 @@ def chat(usage: bool, options: tuple[tuple[str, str], ...], **setup: Any) -> Non
     message of several lines, ended by '!end'; '!edit' writes one in $EDITOR.
     Ctrl-C during a reply drops that turn and returns to the prompt.
     """
+    # Imported here: `convo ls` and `convo --help` need neither plugins nor readline.
+    import platformdirs
+
+    from convo.cli.prompt import EDIT, MULTI, enable_line_editing, read_message
+    from convo.cli.session import open_conversation, parse_params
+
     with errors(), ExitStack() as stack:
         params = parse_params(options)
         conv = open_conversation(stack, **setup)
@@ -105,6 +108,8 @@ def ask(
     prompt: str | None, usage: bool, options: tuple[tuple[str, str], ...], **setup: Any
 ) -> None:
     """Ask once and print the reply; piped stdin is sent too (before PROMPT)."""
+    from convo.cli.session import open_conversation, parse_params
+
     with errors(), ExitStack() as stack:
         piped = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         text = "\n\n".join(part for part in (piped.strip(), prompt or "") if part)

@@ -1,16 +1,17 @@
-"""What is installed: ``templates``, ``plugins``, ``models``."""
+"""What is installed: ``templates``, ``plugins`` (``models`` is in convo.cli.models)."""
 
 from __future__ import annotations
 
 import click
 
-from convo import models, plugins
 from convo.cli.base import cli, errors, one_line
 
 
 @cli.command()
 def templates() -> None:
     """List the templates that plugins provide, with their variables."""
+    from convo import plugins
+
     with errors():
         owner = {t: p.name for p in plugins.plugins() for t in p.templates}
         registry = plugins.templates()
@@ -22,6 +23,8 @@ def templates() -> None:
 @cli.command("plugins")
 def plugins_() -> None:
     """List installed plugins, what each registered, and any that failed to load."""
+    from convo import plugins
+
     with errors():
         for info in plugins.plugins():
             click.echo(f"{info.name} {info.version or ''}".rstrip())
@@ -36,22 +39,3 @@ def plugins_() -> None:
                     click.echo(f"  {label}: {', '.join(values)}")
             if info.error:
                 click.echo(f"  error: {one_line(info.error)}")
-
-
-@cli.command("models")
-def models_() -> None:
-    """List the models that plugins serve, their aliases, and the default."""
-    with errors():
-        default = models.default_model()
-        aliases: dict[str, list[str]] = {}
-        for alias, target in sorted(models.aliases().items()):
-            aliases.setdefault(target, []).append(alias)
-        names = dict.fromkeys([*models.model_names(), *aliases, default])
-        for name in names:
-            entry = plugins.manager().resolve(name)
-            notes = [f"plugin {entry.plugin}" if entry else "no plugin serves it"]
-            if name in aliases:
-                notes.append(f"aliases: {', '.join(aliases[name])}")
-            if name == default:
-                notes.append("default")
-            click.echo(f"{name}  ({'; '.join(notes)})")

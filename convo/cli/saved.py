@@ -1,14 +1,19 @@
-"""Saved conversations: ``ls``, ``show``, ``usage``, ``export``, ``import``."""
+"""Saved conversations: ``ls``, ``show``, ``usage``, ``export``, ``import``, ``rm``.
+
+Every ID may be shortened to a prefix that only one conversation's id has.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
 
 import convo
-from convo.cli.base import cli, db_option, errors, one_line
+from convo.cli.base import cli, db_option, errors, fail, one_line
+from convo.cli.ids import full_id
 
 
 @cli.command("ls")
@@ -18,7 +23,11 @@ from convo.cli.base import cli, db_option, errors, one_line
 def ls(limit: int, query: str | None, db: str | None) -> None:
     """List saved conversations, most recently updated first."""
     with errors(), convo.SQLStore(db) as store:
-        for c in store.list(limit=limit, text=query):
+        found = store.list(limit=limit, text=query)
+        if not found:
+            empty = f"No conversations match {query!r}." if query else "No conversations yet."
+            click.echo(empty, err=True)
+        for c in found:
             when = c.updated_at.strftime("%Y-%m-%d %H:%M")
             model = c.model or "-"
             preview = one_line(c.preview)[:60]
@@ -31,7 +40,7 @@ def ls(limit: int, query: str | None, db: str | None) -> None:
 def show(conversation_id: str, db: str | None) -> None:
     """Print a saved conversation, system prompt included."""
     with errors(), convo.SQLStore(db) as store:
-        conv = convo.Conversation.load(conversation_id, store=store)
+        conv = convo.Conversation.load(full_id(store, conversation_id), store=store)
         click.echo(f"# {conv.id}  model {conv.model}  {len(conv.history)} messages")
         for m in conv.messages:
             label: str = m.role
@@ -64,7 +73,8 @@ def usage_(conversation_id: str | None, limit: int, db: str | None) -> None:
     most recent ones and of all."""
     with errors(), convo.SQLStore(db) as store:
         if conversation_id is not None:
-            click.echo(_totals_line(conversation_id, store.totals(conversation_id)))
+            cid = full_id(store, conversation_id)
+            click.echo(_totals_line(cid, store.totals(cid)))
             return
         for c in store.list(limit=limit):
             click.echo(_totals_line(c.id, store.totals(c.id)))
@@ -77,7 +87,8 @@ def usage_(conversation_id: str | None, limit: int, db: str | None) -> None:
 def export(conversation_id: str, db: str | None) -> None:
     """Write a conversation as JSON on stdout (`convo import` reads it back)."""
     with errors(), convo.SQLStore(db) as store:
-        click.echo(json.dumps(store.export(conversation_id), ensure_ascii=False, indent=2))
+        data = store.export(full_id(store, conversation_id))
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @cli.command("import")
@@ -93,3 +104,26 @@ def import_(file: Any, new_id: bool, db: str | None) -> None:
             raise convo.InputError(f"{file.name}: not a JSON export ({exc})") from None
         with convo.SQLStore(db) as store:
             click.echo(store.import_(data, new_id=new_id))
+
+
+def _on_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+@cli.command("rm")
+@click.argument("conversation_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Delete without asking.")
+@db_option
+def rm(conversation_ids: tuple[str, ...], yes: bool, db: str | None) -> None:
+    """Delete saved conversations (forks of them keep their own copy of the history)."""
+    with errors(), convo.SQLStore(db) as store:
+        # Every id is checked before anything is deleted: a typo deletes nothing.
+        ids = list(dict.fromkeys(full_id(store, given) for given in conversation_ids))
+        if not yes:
+            if not _on_terminal():
+                fail("give --yes to delete without a terminal to confirm on")
+            what = ids[0] if len(ids) == 1 else f"{len(ids)} conversations"
+            click.confirm(f"Delete {what}?", abort=True, err=True)
+        for cid in ids:
+            store.delete(cid)
+            click.echo(f"Deleted {cid}")

@@ -12,6 +12,7 @@ import click
 
 import convo
 from convo import models, plugins
+from convo.cli.ids import full_id
 
 
 def _variables(pairs: Sequence[str]) -> dict[str, str]:
@@ -74,6 +75,7 @@ def open_conversation(
     mcp_servers: tuple[str, ...],
     db: str | None,
     no_save: bool,
+    window: int | None,
 ) -> convo.Conversation:
     from convo.mcp.cli import enter as enter_mcp
 
@@ -87,11 +89,15 @@ def open_conversation(
                 "--system, --template and --var set up a new conversation; "
                 "a continued one keeps its own"
             )
-        conversation_id = cid or store.latest()
+        conversation_id = full_id(store, cid) if cid else store.latest()
         if conversation_id is None:
             raise convo.InputError("there is no saved conversation to continue")
         conv = convo.Conversation.load(
-            conversation_id, store=store, tools=tools, on_tool_result=_show_tool_result
+            conversation_id,
+            store=store,
+            tools=tools,
+            on_tool_result=_show_tool_result,
+            context_window=window,
         )
         if model:
             conv.model = models.resolve(model)
@@ -113,6 +119,7 @@ def open_conversation(
         tools=tools,
         variables=_variables(variables),
         on_tool_result=_show_tool_result,
+        context_window=window,
         **params,
     )
     return stack.enter_context(conv)

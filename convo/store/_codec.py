@@ -323,6 +323,7 @@ def turn_from_row(row: Any) -> TurnMeta:
             cost=row.cost,
             template_name=row.template_name,
             template_hash=row.template_hash,
+            created_at=utc(row.created_at),
         )
     except pydantic.ValidationError as exc:
         raise CorruptRowError(f"not a valid turn ({exc})", table=TURNS, row_id=row.id) from None

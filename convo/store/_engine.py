@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from convo.errors import InputError, StoreBusyError, StoreError
 from convo.store._raw import execute
@@ -56,7 +56,14 @@ def default_url() -> str:
 
 
 def _normalize(url: str) -> URL:
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # Not echoed: a mistyped URL may still hold a password.
+        raise InputError(
+            "the store URL is not a database URL (e.g. sqlite:///path/to/convo.db, "
+            "postgresql://user@host/db, mariadb://user@host/db)"
+        ) from None
     backend = parsed.get_backend_name()
     if "+" not in parsed.drivername and backend in _DRIVERS:
         parsed = parsed.set(drivername=f"{backend}+{_DRIVERS[backend]}")
@@ -78,7 +85,15 @@ def make_engine(
         raise StoreError(f"unsupported database {backend!r}: use sqlite, postgresql or mariadb")
     # Servers drop idle connections; a ping on checkout costs one round trip and saves a
     # failed turn.
-    engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    try:
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    except (ImportError, NoSuchModuleError):
+        # SQLAlchemy reports a driver it cannot import as a missing plugin, traceback and all.
+        extra = "postgres" if backend == "postgresql" else "mysql"
+        raise StoreError(
+            f"the database driver {parsed.drivername!r} cannot be loaded; is it installed? "
+            f"(for the default one: pip install 'convo[{extra}]')"
+        ) from None
     if durability == "full" and backend == "postgresql":
 
         @event.listens_for(engine, "connect")

@@ -41,7 +41,8 @@ def write(s: Connection, plan: _transfer.Plan, header: ConversationHeader) -> st
                 version=version,
                 first_seq=first,
                 n_messages=n,
-                created_at=now,
+                # An export's turn times are kept: `convo logs` shows when they happened.
+                created_at=ops.naive(meta.created_at) or now,
                 **codec.turn_columns(meta),
             )
             for version, first, n, meta in plan.turns

@@ -123,6 +123,10 @@ class AsyncSQLStore:
             before=before,
         )
 
+    async def ids(self, prefix: str, *, limit: int = 10) -> builtins.list[str]:
+        """See :meth:`SQLStore.ids`."""
+        return await asyncio.to_thread(self.sync.ids, prefix, limit=limit)
+
     async def latest(self) -> str | None:
         """See :meth:`SQLStore.latest`."""
         return await asyncio.to_thread(self.sync.latest)

@@ -56,7 +56,7 @@ class ConversationHeader(_Value):
 
 
 class TurnMeta(_Value):
-    """What one turn cost and how it was made.
+    """What one turn cost, how it was made, and (read back) when it was committed.
 
     >>> TurnMeta(usage=Usage(total_tokens=7), model="m").usage.total_tokens
     7
@@ -70,6 +70,8 @@ class TurnMeta(_Value):
     latency_ms: float | None = None
     template_name: str | None = None
     template_hash: str | None = None
+    # Set by the store when it reads a turn back (UTC); append_turn ignores it.
+    created_at: datetime | None = None
 
 
 class Totals(Usage):

@@ -101,7 +101,12 @@ class SQLStore:
         self._ready_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SQLStore({self._engine.url.render_as_string(hide_password=True)!r})"
+        return f"SQLStore({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The store's SQLAlchemy URL, a password in it shown as ``***``."""
+        return self._engine.url.render_as_string(hide_password=True)
 
     # -- transactions ------------------------------------------------------------------
 
@@ -386,6 +391,21 @@ class SQLStore:
         )
         return self._run(
             lambda s: _listing.summaries(s, query), "listing conversations", write=False
+        )
+
+    def ids(self, prefix: str, *, limit: int = 10) -> builtins.list[str]:
+        """Ids of the conversations whose id starts with ``prefix``, at most ``limit``,
+        sorted: what a short id given on the command line may stand for."""
+        if not isinstance(prefix, str) or not prefix or "\x00" in prefix:
+            raise InputError(f"an id prefix must be a non-empty string, got {prefix!r}")
+        query = (
+            select(C.id)
+            .where(~C.deleted, C.id.startswith(prefix, autoescape=True))
+            .order_by(C.id)
+            .limit(limit)
+        )
+        return self._run(
+            lambda s: list(s.execute(query).scalars()), "finding conversation ids", write=False
         )
 
     def latest(self) -> str | None:

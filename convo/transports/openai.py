@@ -49,7 +49,9 @@ class OpenAITransport(Transport):
     """Talks to ``{base_url}/chat/completions`` with pooled connections, sync and async.
 
     With no ``base_url`` it reads ``OPENAI_BASE_URL``, then uses OpenAI's; with no
-    ``api_key`` it reads ``OPENAI_API_KEY``, else sends none (local servers need none).
+    ``api_key`` it reads ``OPENAI_API_KEY``, else sends none (local servers need none);
+    ``api_key=""`` sends none whatever the environment says. ``context_window`` is the
+    window of the model it serves, when the caller knows it: the budget then uses it.
     ``client`` / ``async_client`` inject your own ``httpx2`` clients (proxies,
     certificates, transports); the transport closes only the clients it created.
     ``headers`` replace the defaults whatever their case (an ``authorization`` of yours
@@ -80,6 +82,7 @@ class OpenAITransport(Transport):
         stream_usage: bool = True,
         client: httpx2.Client | None = None,
         async_client: httpx2.AsyncClient | None = None,
+        context_window: int | None = None,
     ) -> None:
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         if not base_url.startswith(("http://", "https://")):
@@ -93,13 +96,23 @@ class OpenAITransport(Transport):
             raise ParameterError(
                 "api_key has characters an HTTP header cannot carry", param="api_key"
             )
+        if context_window is not None and (
+            isinstance(context_window, bool)
+            or not isinstance(context_window, int)
+            or context_window < 1
+        ):
+            raise ParameterError(
+                f"context_window must be an int >= 1, got {context_window!r}",
+                param="context_window",
+            )
+        self._context_window = context_window
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ParameterError(
                 f"max_retries must be an int >= 0, got {max_retries!r}", param="max_retries"
             )
         self._endpoint = Endpoint(
             base_url,
-            None if api_key is None else SecretStr(api_key),
+            SecretStr(api_key) if api_key else None,
             dict(headers or {}),
             default_query,
         )
@@ -142,6 +155,10 @@ class OpenAITransport(Transport):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def context_window(self, model: str) -> int | None:
+        """The ``context_window`` given, for every model; ``None``: the budget's table."""
+        return self._context_window
 
     # -- clients -------------------------------------------------------------------
 

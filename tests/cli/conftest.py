@@ -91,5 +91,7 @@ def subprocess_env(tmp_path: Path, db_url: str) -> dict[str, str]:
 
 @pytest.fixture
 def plugin_env(subprocess_env: dict[str, str], fake_plugin_site: Path) -> dict[str, str]:
-    """:func:`subprocess_env` with the installed fake plugin on ``PYTHONPATH``."""
-    return {**subprocess_env, "PYTHONPATH": str(fake_plugin_site)}
+    """:func:`subprocess_env` with the installed fake plugin on ``PYTHONPATH`` (after a
+    ``PYTHONPATH`` already set, e.g. to test a source tree that is not the installed one)."""
+    paths = [p for p in (subprocess_env.get("PYTHONPATH"), str(fake_plugin_site)) if p]
+    return {**subprocess_env, "PYTHONPATH": os.pathsep.join(paths)}
