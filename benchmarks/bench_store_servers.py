@@ -25,7 +25,8 @@ Work measured (paired per round; each round's ratio is store time / floor time):
   ``innodb_flush_log_at_trx_commit``, printed). Turns run in chunks of 10, the two sides
   alternating, so that load drift hits both.
 * load: one 10,000-message conversation, whole and its last 100, both sides reading the
-  *same* conversation (written by the store). Two floors: the store's three reads (the
+  *same* conversation (written by the store), each three times a round in rotating
+  order. Two floors: the store's three reads (the
   conversation row, its segments, the message range) in one transaction, fetching the
   rows; and that plus building ``Message`` values the plain way
   (``Message.model_validate`` and ``json.loads`` of the token counts), as
@@ -47,6 +48,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,7 @@ DEFAULT_URLS = {
     or "mariadb+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4",
 }
 CHUNK = 10  # turns per interleaved slice of the append case
+LOAD_REPS = 3  # each load per round (their mean is the round's time)
 
 
 def _turn(n: int) -> list[Message]:
@@ -277,7 +280,7 @@ def connect(backend: str, url: str) -> Any:
             connect_timeout=5,
             autocommit=False,
         )
-    import pymysql
+    import pymysql  # type: ignore[import-untyped]  # no stubs installed
 
     return pymysql.connect(
         host=u.host or "127.0.0.1",
@@ -357,7 +360,7 @@ def one_round(s: Setup, turns: int, rotate: int) -> dict[str, float]:
         chunk = batches[start : start + CHUNK]
         sides = [("append floor", floor_chunk), ("append store", store_chunk)]
         for key, fn in sides if (i + rotate) % 2 == 0 else sides[::-1]:
-            times[key] += _time(lambda fn=fn: fn(chunk)) / turns
+            times[key] += _time(partial(fn, chunk)) / turns
 
     cid = s.load_id
     loads: list[tuple[str, Callable[[], object]]] = [
@@ -367,8 +370,10 @@ def one_round(s: Setup, turns: int, rotate: int) -> dict[str, float]:
         ("tail floor", lambda: s.floor.messages(cid, 100)),
         ("tail store", lambda: s.store.load(cid, tail=100)),
     ]
-    for key, fn in loads[rotate % 3 :] + loads[: rotate % 3]:
-        times[key] = _time(fn)
+    for rep in range(LOAD_REPS):  # each load a few times, the order rotating
+        k = (rotate + rep) % len(loads)
+        for key, load in loads[k:] + loads[:k]:
+            times[key] = times.get(key, 0.0) + _time(load) / LOAD_REPS
     times["round trip"] = s.floor.round_trip()
     return times
 
