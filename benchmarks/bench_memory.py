@@ -1,7 +1,8 @@
 """Memory: what an idle 20-turn conversation holds beyond its message text, and what the
 o200k_base encoding adds to a process. Prints the figures; asserts nothing.
 
-    python benchmarks/bench_memory.py [--conversations 2000] [--rounds 2] [--top 10]
+    python benchmarks/bench_memory.py [--conversations 2000] [--traced 500] [--rounds 2]
+        [--top 10]
 
 Every measurement runs in a fresh subprocess, so nothing is shared or already warm:
 
@@ -143,6 +144,8 @@ def child_idle(kind: str, count: int, trace: bool, top: int) -> dict[str, Any]:
     if trace:
         out["traced_bytes"] = (tracemalloc.get_traced_memory()[0] - traced_before) / count
         out["types"] = census(before, count, top, old, before, out, before_snapshot)
+        if kind == "convo":
+            out["anatomy"] = anatomy(keep[-1])
         after_snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
         assert before_snapshot is not None
@@ -197,6 +200,23 @@ def census(before: set[int], count: int, top: int, *exclude: object) -> list[dic
     ]
 
 
+def anatomy(conversation: Any) -> dict[str, int]:
+    """What one stored message is made of, in bytes (``sys.getsizeof``, shallow): the
+    object and the containers pydantic and convo hang on it (read, never changed)."""
+    # The first user message: sent in every request since, so every cache is filled (the
+    # last reply, never sent yet, has none).
+    message = conversation.messages[1]
+    parts = {"Message object": sys.getsizeof(message), "text (str)": sys.getsizeof(message.text)}
+    for attr in ("__dict__", "__pydantic_fields_set__", "__pydantic_private__"):
+        value = getattr(message, attr, None)
+        if value is not None:
+            parts[attr] = sys.getsizeof(value)
+    for key, value in (getattr(message, "__pydantic_private__", None) or {}).items():
+        if isinstance(value, dict | list | tuple | set):
+            parts[f"{key} ({len(value)} entries)"] = sys.getsizeof(value)
+    return parts
+
+
 def child_encoding(load: bool) -> dict[str, Any]:
     started = time.perf_counter()
     from convo import Conversation, FunctionTransport  # noqa: F401  (both processes)
@@ -237,14 +257,17 @@ def _kib(value: float) -> str:
     return f"{value / 1024:.1f} KiB"
 
 
-def measure(count: int, rounds: int, top: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def measure(
+    count: int, traced: int, rounds: int, top: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     runs: dict[str, list[dict[str, Any]]] = {}
     for r in range(rounds):
         kinds = ["convo", "strings", "dicts"]
         for kind in kinds[r % 3 :] + kinds[: r % 3]:
             for trace in (True, False):
                 key = f"{kind} {'traced' if trace else 'rss'}"
-                args = ["idle", kind, str(count), "1" if trace else "0", str(top)]
+                n = traced if trace else count
+                args = ["idle", kind, str(n), "1" if trace else "0", str(top)]
                 runs.setdefault(key, []).append(_run_child(*args))
         for load in (True, False):
             key = "encoding loaded" if load else "encoding not loaded"
@@ -267,7 +290,10 @@ def measure(count: int, rounds: int, top: int) -> tuple[list[dict[str, Any]], di
     load_seconds = per_round("encoding loaded", "seconds")
     bare_seconds = per_round("encoding not loaded", "seconds")
 
-    per = f"{count:,} idle conversations of a system prompt and {TURNS} turns"
+    per = (
+        f"idle conversations of a system prompt and {TURNS} turns ({count:,} of them"
+        f" for RSS, {traced:,} under tracemalloc)"
+    )
     print(f"memory, {per}; each figure a fresh subprocess, medians of {rounds} rounds")
     print(f"{'per conversation':<44}{'tracemalloc':>14}{'RSS growth':>14}")
     lines = [
@@ -302,6 +328,11 @@ def measure(count: int, rounds: int, top: int) -> tuple[list[dict[str, Any]], di
     print(f"{'bytes':>9}{'objects':>9}  type (sys.getsizeof, shallow)")
     for t in types:
         print(f"{t['bytes']:>9.0f}{t['objects']:>9.1f}  {t['type']}")
+    parts: dict[str, int] = runs["convo traced"][0]["anatomy"]
+    print(
+        f"one message ({sum(parts.values())} bytes):",
+        ", ".join(f"{k} {v}" for k, v in parts.items()),
+    )
     top_sites: list[dict[str, Any]] = runs["convo traced"][0]["top"]
     print()
     print(f"top {len(top_sites)} allocation sites per idle conversation (tracemalloc, by line):")
@@ -333,12 +364,15 @@ def measure(count: int, rounds: int, top: int) -> tuple[list[dict[str, Any]], di
         {"name": "peak RSS added by o200k_base", "unit": "MiB"}
         | _spread([v / 1024 for v in enc_added]),
     ]
-    return rows, {"top_sites": top_sites, "types": types, "runs": runs}
+    return rows, {"top_sites": top_sites, "types": types, "anatomy": parts, "runs": runs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=2_000)
+    parser.add_argument(
+        "--traced", type=int, default=500, help="conversations under tracemalloc (exact, slow)"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds")
@@ -354,9 +388,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     if args.quick or os.environ.get("CONVO_BENCH_QUICK") == "1":
-        args.conversations, args.rounds = 300, 1
+        args.conversations, args.traced, args.rounds = 300, 200, 1
     started = time.perf_counter()
-    rows, details = measure(args.conversations, args.rounds, args.top)
+    traced = min(args.traced, args.conversations)
+    rows, details = measure(args.conversations, traced, args.rounds, args.top)
     print(f"\nwall time {time.perf_counter() - started:.0f} s")
     path = os.environ.get("CONVO_BENCH_JSON")
     if path:
