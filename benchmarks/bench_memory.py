@@ -307,8 +307,10 @@ def measure(
             [c - d for c, d in zip(convo_r, dicts_r, strict=True)],
         ),
     ]
-    for name, traced, rss in lines:
-        print(f"{name:<44}{_kib(statistics.median(traced)):>14}{_kib(statistics.median(rss)):>14}")
+    for name, by_trace, by_rss in lines:
+        print(
+            f"{name:<44}{_kib(statistics.median(by_trace)):>14}{_kib(statistics.median(by_rss)):>14}"
+        )
     beyond = statistics.median(beyond_t)
     verdict = "met" if beyond < 20 * 1024 else "NOT met"
     print(f"target: under 20 KB beyond its message text (tracemalloc): {verdict}")
