@@ -47,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TURNS = 20
 MODEL = "gpt-4o-mini"
+TARGET_BYTES = 20 * 1024  # beyond the message text, per idle 20-turn conversation
 SYSTEM = "You are a careful assistant for a small engineering team. Answer briefly and exactly."
 
 
@@ -312,7 +313,7 @@ def measure(
             f"{name:<44}{_kib(statistics.median(by_trace)):>14}{_kib(statistics.median(by_rss)):>14}"
         )
     beyond = statistics.median(beyond_t)
-    verdict = "met" if beyond < 20 * 1024 else "NOT met"
+    verdict = "met" if beyond < TARGET_BYTES else "NOT met"
     print(f"target: under 20 KB beyond its message text (tracemalloc): {verdict}")
     build = statistics.median(per_round("convo rss", "build_us"))
     print(f"(building one: {build / 1e3:.2f} ms for {TURNS} sends, untraced)")
@@ -353,15 +354,19 @@ def measure(
         | _spread([v / 1024 for v in dicts_t]),
         {"name": "idle 20-turn conversation: message text (tracemalloc)", "unit": "KiB/conv"}
         | _spread([v / 1024 for v in text_t]),
-        {
-            "name": "idle 20-turn conversation: beyond its text, tracemalloc (target < 20 KB)",
-            "unit": "KiB/conv",
-        }
-        | _spread([v / 1024 for v in beyond_t]),
+        {"name": "idle 20-turn conversation: beyond its text, tracemalloc", "unit": "KiB/conv"}
+        | _spread([v / 1024 for v in beyond_t])
+        | {  # as a ratio to the target, so that run.py's table shows it met or not
+            "ratio": _spread([v / TARGET_BYTES for v in beyond_t]),
+            "floor": "the 20 KB target",
+            "target": 1.0,
+            "met": statistics.median(beyond_t) < TARGET_BYTES,
+        },
         {"name": "idle 20-turn conversation: beyond its text, RSS", "unit": "KiB/conv"}
         | _spread([v / 1024 for v in beyond_r]),
-        {"name": "peak RSS: import convo", "unit": "MiB"} | _spread([v / 1024 for v in bare]),
-        {"name": "peak RSS: import convo + o200k_base", "unit": "MiB"}
+        {"name": "peak RSS: a process that imported Conversation", "unit": "MiB"}
+        | _spread([v / 1024 for v in bare]),
+        {"name": "peak RSS: ... and loaded o200k_base", "unit": "MiB"}
         | _spread([v / 1024 for v in loaded]),
         {"name": "peak RSS added by o200k_base", "unit": "MiB"}
         | _spread([v / 1024 for v in enc_added]),
