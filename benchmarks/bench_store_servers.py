@@ -110,6 +110,7 @@ class Floor:
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self.log: list[str] | None = None  # the statements' shapes, when checking them
         self.advance = (
             "UPDATE convo_conversations SET message_count = %s,"
             " preview = coalesce(preview, %s) WHERE id = %s"
@@ -147,10 +148,14 @@ class Floor:
     def _count(self, cur: Any, cid: str, version: int, now: datetime) -> int:
         raise NotImplementedError
 
+    def cursor(self) -> Any:
+        cur = self.conn.cursor()
+        return cur if self.log is None else _LoggingCursor(cur, self.log)
+
     def append(self, cid: str, version: int, messages: Sequence[Message]) -> int:
         """One turn in one transaction; returns the new version."""
         now = _now()
-        cur = self.conn.cursor()
+        cur = self.cursor()
         count = self._count(cur, cid, version, now)
         cur.executemany(
             self.insert_message,
@@ -166,7 +171,7 @@ class Floor:
 
     def rows(self, cid: str, tail: int | None = None) -> list[tuple[Any, ...]]:
         """The store's three reads in one transaction: conversation, segments, messages."""
-        cur = self.conn.cursor()
+        cur = self.cursor()
         cur.execute(self.read_conversation, (cid,))
         header = cur.fetchone()
         count = header[12]  # message_count
@@ -205,6 +210,86 @@ class Floor:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _LoggingCursor:
+    """A cursor that records the shape of what it runs (only while checking)."""
+
+    def __init__(self, cursor: Any, log: list[str]) -> None:
+        self._cursor, self._log = cursor, log
+
+    def execute(self, sql: str, args: Any = None) -> Any:
+        self._log.append(shape(sql, many=False))
+        return self._cursor.execute(sql, args)
+
+    def executemany(self, sql: str, args: Any) -> Any:
+        self._log.append(shape(sql, many=True))
+        return self._cursor.executemany(sql, args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def shape(sql: str, *, many: bool) -> str:
+    """A statement's verb, table and RETURNING, e.g. ``INSERT convo_turns RETURNING``."""
+    words = sql.replace("(", " ").split()
+    upper = [w.upper() for w in words]
+    verb = upper[0]
+    if verb == "SELECT":
+        table = words[upper.index("FROM") + 1]
+    elif verb in ("INSERT", "DELETE"):
+        table = words[2]
+    else:
+        table = words[1]
+    returning = " RETURNING" if "RETURNING" in upper else ""
+    table = table.strip('`"')
+    return f"{verb} {table}{returning}{' (many)' if many else ''}"
+
+
+def check_statements(url: str, floor: Floor) -> list[str]:
+    """Compare the statements the store sends for a turn and a load (captured with
+    ``before_cursor_execute`` on a store of its own, so the measured store carries no
+    listener) with the floor's; returns the lines to print."""
+    from sqlalchemy import event
+
+    probe = SQLStore(url)
+    seen: list[str] = []
+
+    def before(_c: Any, _cur: Any, sql: str, _args: Any, _ctx: Any, many: bool) -> None:
+        seen.append(shape(sql, many=many))
+
+    sid, fid = _bench_id(), _bench_id()
+    try:
+        probe.append_turn(sid, 0, _turn(0), TurnMeta(), create=ConversationHeader(id=sid))
+        floor.create(fid)
+        floor.append(fid, 0, _turn(0))
+        # The store's engine is reached as sql.py keeps it; a benchmark-only look.
+        event.listen(probe._engine, "before_cursor_execute", before)
+        probe.append_turn(sid, 1, _turn(1), TurnMeta())
+        store_turn, seen[:] = list(seen), []
+        probe.load(sid)
+        store_load = list(seen)
+        floor.log = []
+        floor.append(fid, 1, _turn(1))
+        floor_turn, floor.log[:] = list(floor.log), []
+        floor.rows(fid)
+        floor_load = list(floor.log)
+    finally:
+        floor.log = None
+        for cid in (sid, fid):
+            probe.delete(cid)
+        probe.close()
+    out = []
+    for what, mine, theirs in (("turn", store_turn, floor_turn), ("load", store_load, floor_load)):
+        listed = ", ".join(mine)
+        if mine == theirs:
+            out.append(f"statements of a {what} (store and floor alike): {listed}")
+        else:
+            out.append(
+                f"WARNING: the store's statements of a {what} changed: {listed};"
+                f" the floor sends {', '.join(theirs)}: update the floor"
+            )
+    return out
 
 
 class PostgresFloor(Floor):
@@ -406,6 +491,7 @@ def bench_backend(
     try:
         store.latest()  # creates or upgrades the schema, before the floor touches it
         setting = durability(backend, conn)
+        checked = check_statements(url, floor)
         setup.created.append((setup.load_id, False))
         grow(store, setup.load_id, n_messages)
         assert len(store.load(setup.load_id).messages) == len(floor.rows(setup.load_id))
@@ -422,6 +508,8 @@ def bench_backend(
     )
     rt = _spread([r["round trip"] * 1e3 for r in results])
     print(f"one round trip (SELECT 1 on the floor's connection): {rt['median']:.3f} ms")
+    for line in checked:
+        print(line)
     print(f"{'case':<28}{'ms':>10}{'floor ms':>10}{'ratio':>8}  [min-max]  floor")
     rows: list[dict[str, Any]] = []
     for name, case, floor_key, floor_name in CASES:
