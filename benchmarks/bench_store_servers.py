@@ -483,7 +483,10 @@ def bench_backend(
         conn = connect(backend, url)
     except Exception as exc:  # any failure to connect: not answering, skip the backend
         shown = make_url(url).render_as_string(hide_password=True)
-        print(f"\n{backend}: {shown} does not answer ({type(exc).__name__}: {exc}); skipped")
+        reason = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
+        print(f"\n{backend}: {shown} does not answer ({reason}); skipped")
         return []
     floor: Floor = PostgresFloor(conn) if backend == "postgresql" else MariaDBFloor(conn)
     store = SQLStore(url)
