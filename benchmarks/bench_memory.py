@@ -22,7 +22,10 @@ Every measurement runs in a fresh subprocess, so nothing is shared or already wa
   exact) and the RSS growth (``VmRSS``, includes allocator slack; a separate child
   without tracemalloc, whose own bookkeeping would inflate RSS).
 * where the bytes are: ``tracemalloc`` snapshots before and after, compared by line;
-  the top allocation sites, in bytes and blocks per conversation.
+  the top allocation sites, in bytes and blocks per conversation (a block is counted
+  where it was last allocated: a dict that grew is counted at the line that grew it;
+  pydantic's lines are the messages' own ``__dict__`` and field sets). Then the live
+  objects made while building, by type, and what one stored message is made of.
 * the encoding: peak RSS (``VmHWM``) of a process that imported convo and loaded
   ``convo.tokens.get_encoding("o200k_base")`` (and counted one text) against one that
   only imported convo.
