@@ -2,15 +2,19 @@
 (PyMySQL), doing the same work. Prints ratios; asserts nothing.
 
     python benchmarks/bench_store_servers.py [--rounds 5] [--turns 100] [--messages 10000]
-        [--postgresql URL] [--mariadb URL] [--only postgresql|mariadb]
+        [--postgresql URL] [--mariadb URL] [--only postgresql|mariadb] [--shared]
 
 The servers come from ``CONVO_BENCH_POSTGRES`` / ``CONVO_BENCH_MARIADB`` (else the tests'
 ``CONVO_TEST_POSTGRES`` / ``CONVO_TEST_MARIADB``, else the local servers of the tests:
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``,
 ``mariadb+pymysql://root@127.0.0.1:3306/test``). A server that does not answer is
-reported and skipped. The store creates its schema there (its migrations), or finds it;
-the benchmark adds conversations with unique ids (``bench-...``) and deletes them at the
-end. No table is created or dropped by the benchmark itself.
+reported and skipped. Each run makes a private database on the server (as the tests do:
+``convo_bench_<hex>``) and drops it at the end, so the schema is the one this checkout's
+migrations make, whatever version other checkouts migrated the shared database to; with
+``--shared`` (or when the server refuses ``CREATE DATABASE``) it runs in the URL's own
+database instead, where the store creates or finds its schema. Either way the benchmark
+adds conversations with unique ids (``bench-...``) and deletes them at the end, and
+drops no table.
 
 Work measured (paired per round; each round's ratio is store time / floor time):
 
@@ -40,12 +44,13 @@ a server-side ratio is made of. The store's engine pings on every checkout
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -479,15 +484,7 @@ def _spread(values: list[float]) -> dict[str, float]:
 def bench_backend(
     backend: str, url: str, rounds: int, turns: int, n_messages: int
 ) -> list[dict[str, Any]]:
-    try:
-        conn = connect(backend, url)
-    except Exception as exc:  # any failure to connect: not answering, skip the backend
-        shown = make_url(url).render_as_string(hide_password=True)
-        reason = (
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        )
-        print(f"\n{backend}: {shown} does not answer ({reason}); skipped")
-        return []
+    conn = connect(backend, url)
     floor: Floor = PostgresFloor(conn) if backend == "postgresql" else MariaDBFloor(conn)
     store = SQLStore(url)
     setup = Setup(backend, store, floor, _bench_id(), [])
@@ -549,6 +546,43 @@ def cleanup(s: Setup) -> None:
         print(f"{s.backend}: could not delete {', '.join(failed)}")
 
 
+@contextlib.contextmanager
+def database(backend: str, url: str, shared: bool) -> Iterator[str]:
+    """The URL to run on: a private database made for this run and dropped after it, as
+    the tests make theirs (so that the schema is this checkout's, whatever version other
+    checkouts migrated the server's database to); with ``shared``, or when the server
+    does not allow creating one, the URL's own database (the run's conversations are
+    deleted at the end either way)."""
+    if shared:
+        yield url
+        return
+    from sqlalchemy import create_engine, text
+
+    name = f"convo_bench_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    extra = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if backend == "mariadb" else ""
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}{extra}"))
+    except Exception as exc:  # no privilege: run in the given database
+        admin.dispose()
+        print(f"\n{backend}: cannot create a database ({_reason(exc)}); using the URL's own")
+        yield url
+        return
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
+        admin.dispose()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -557,6 +591,11 @@ def main() -> None:
     parser.add_argument("--postgresql", default=DEFAULT_URLS["postgresql"])
     parser.add_argument("--mariadb", default=DEFAULT_URLS["mariadb"])
     parser.add_argument("--only", choices=sorted(DEFAULT_URLS), action="append")
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="run in the URL's database instead of a private one made for the run",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds")
     args = parser.parse_args()
     if args.quick or os.environ.get("CONVO_BENCH_QUICK") == "1":
@@ -565,7 +604,17 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for backend in args.only or ("postgresql", "mariadb"):
         url = args.postgresql if backend == "postgresql" else args.mariadb
-        rows += bench_backend(backend, url, args.rounds, args.turns, args.messages)
+        shown = make_url(url).render_as_string(hide_password=True)
+        try:
+            connect(backend, url).close()
+        except Exception as exc:  # any failure to connect: not answering, skip the backend
+            print(f"\n{backend}: {shown} does not answer ({_reason(exc)}); skipped")
+            continue
+        try:
+            with database(backend, url, args.shared) as run_url:
+                rows += bench_backend(backend, run_url, args.rounds, args.turns, args.messages)
+        except Exception as exc:  # a benchmark: report the failure, measure the others
+            print(f"\n{backend}: failed ({_reason(exc)}); skipped")
     print(f"\nwall time {time.perf_counter() - started:.0f} s")
     path = os.environ.get("CONVO_BENCH_JSON")
     if path:
