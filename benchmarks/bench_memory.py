@@ -1,7 +1,7 @@
 """Memory: what an idle 20-turn conversation holds beyond its message text, and what the
 o200k_base encoding adds to a process. Prints the figures; asserts nothing.
 
-    python benchmarks/bench_memory.py [--conversations 2000] [--traced 250] [--rounds 2]
+    python benchmarks/bench_memory.py [--conversations 1000] [--traced 250] [--rounds 2]
         [--top 10]
 
 Every measurement runs in a fresh subprocess, so nothing is shared or already warm:
@@ -379,7 +379,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=2_000)
+    parser.add_argument("--conversations", type=int, default=1_000)
     parser.add_argument(
         "--traced", type=int, default=250, help="conversations under tracemalloc (exact, slow)"
     )
