@@ -48,6 +48,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+# This checkout's convo, here and in the children (PYTHONPATH), as run.py does.
+sys.path.insert(0, str(ROOT))
 TURNS = 20
 MODEL = "gpt-4o-mini"
 TARGET_BYTES = 20 * 1024  # beyond the message text, per idle 20-turn conversation

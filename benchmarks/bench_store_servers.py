@@ -48,6 +48,7 @@ import contextlib
 import json
 import os
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -56,6 +57,9 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+# This checkout's convo, not an installed one (run.py sets PYTHONPATH the same way).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.engine import make_url
 
