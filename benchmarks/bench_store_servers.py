@@ -47,6 +47,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -56,6 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 # This checkout's convo, not an installed one (run.py sets PYTHONPATH the same way).
@@ -169,7 +171,8 @@ class Floor:
         cur.executemany(
             self.insert_message,
             [
-                (cid, count + i, m.role, m.content, json.dumps(m._tokens), now)
+                # Each message gets a fresh random key, as the store gives it.
+                (cid, count + i, m.role, m.content, json.dumps(m._tokens), now, token_hex(12))
                 for i, m in enumerate(messages)
             ],
         )
@@ -240,19 +243,28 @@ class _LoggingCursor:
 
 
 def shape(sql: str, *, many: bool) -> str:
-    """A statement's verb, table and RETURNING, e.g. ``INSERT convo_turns RETURNING``."""
-    words = sql.replace("(", " ").split()
-    upper = [w.upper() for w in words]
-    verb = upper[0]
+    """A statement's verb, table, columns and RETURNING, e.g.
+    ``INSERT convo_turns (conversation_id, version, ...) RETURNING``: what the floor must
+    send alike (the columns an INSERT sets, the columns a SELECT reads)."""
+    flat = " ".join(sql.replace("`", "").replace('"', "").split())
+    upper = flat.upper()
+    verb = upper.split()[0]
+    columns = ""
     if verb == "SELECT":
-        table = words[upper.index("FROM") + 1]
-    elif verb in ("INSERT", "DELETE"):
-        table = words[2]
+        selected, rest = flat[7:].split(" FROM ", 1)
+        table = rest.split()[0]
+        names = [c.strip().rsplit(".", 1)[-1] for c in selected.split(",")]
+        columns = f" ({', '.join(names)})"
+    elif verb == "INSERT":
+        table = flat.split()[2]
+        columns = " (" + flat.split("(", 1)[1].split(")", 1)[0].replace(" ", "") + ")"
+        columns = columns.replace(",", ", ")
+    elif verb == "DELETE":
+        table = flat.split()[2]
     else:
-        table = words[1]
-    returning = " RETURNING" if "RETURNING" in upper else ""
-    table = table.strip('`"')
-    return f"{verb} {table}{returning}{' (many)' if many else ''}"
+        table = flat.split()[1]
+    returning = " RETURNING" if " RETURNING " in upper else ""
+    return f"{verb} {table}{columns}{returning}{' (many)' if many else ''}"
 
 
 def check_statements(url: str, floor: Floor) -> list[str]:
@@ -292,7 +304,8 @@ def check_statements(url: str, floor: Floor) -> list[str]:
     for what, mine, theirs in (("turn", store_turn, floor_turn), ("load", store_load, floor_load)):
         listed = ", ".join(mine)
         if mine == theirs:
-            out.append(f"statements of a {what} (store and floor alike): {listed}")
+            brief = ", ".join(re.sub(r" \((?!many\))[^)]*\)", "", x) for x in mine)
+            out.append(f"statements of a {what} (store and floor alike, columns too): {brief}")
         else:
             out.append(
                 f"WARNING: the store's statements of a {what} changed: {listed};"
@@ -313,8 +326,8 @@ class PostgresFloor(Floor):
     )
     insert_message = (
         "INSERT INTO convo_messages (conversation_id, seq, role, text, parts, name,"
-        " tool_calls, tool_call_id, refusal, tokens, created_at)"
-        " VALUES (%s, %s, %s, %s, NULL, NULL, NULL, NULL, NULL, %s, %s) RETURNING id"
+        " tool_calls, tool_call_id, refusal, tokens, created_at, message_key)"
+        " VALUES (%s, %s, %s, %s, NULL, NULL, NULL, NULL, NULL, %s, %s, %s) RETURNING id"
     )
     insert_turn = (
         "INSERT INTO convo_turns (conversation_id, version, first_seq, n_messages, usage,"
@@ -342,8 +355,8 @@ class MariaDBFloor(Floor):
     tip = "SELECT message_count FROM convo_conversations WHERE id = %s"
     insert_message = (
         "INSERT INTO convo_messages (conversation_id, seq, role, text, parts, name,"
-        " tool_calls, tool_call_id, refusal, tokens, created_at)"
-        " VALUES (%s, %s, %s, %s, NULL, NULL, NULL, NULL, NULL, %s, %s)"
+        " tool_calls, tool_call_id, refusal, tokens, created_at, message_key)"
+        " VALUES (%s, %s, %s, %s, NULL, NULL, NULL, NULL, NULL, %s, %s, %s)"
     )
     insert_turn = (
         "INSERT INTO convo_turns (conversation_id, version, first_seq, n_messages, `usage`,"
