@@ -45,7 +45,7 @@ def test_the_built_wheels_install_and_run_in_a_fresh_venv(tmp_path: Path) -> Non
         env, tmp_path,
     )  # fmt: skip
     wheels = sorted(str(p) for p in dist.glob("*.whl"))
-    assert [Path(w).name.split("-")[0] for w in wheels] == ["convo", "convo_llamacpp"]
+    assert [Path(w).name.split("-")[0] for w in wheels] == ["convo_llm", "convo_llamacpp"]
     # The license travels with the wheel (hatchling's default license-files) and matches
     # the declared expression.
     with zipfile.ZipFile(wheels[0]) as wheel:
@@ -66,7 +66,7 @@ def test_the_built_wheels_install_and_run_in_a_fresh_venv(tmp_path: Path) -> Non
     code = "import convo, convo_llamacpp; print(convo.__file__, convo_llamacpp.__file__)"
     where = _run([python, "-c", code], env, tmp_path)
     assert all(p.startswith(str(home)) for p in where.stdout.split()), where.stdout
-    code = "import convo, importlib.metadata as m; print(convo.__version__, m.version('convo'))"
+    code = "import convo, importlib.metadata as m; print(convo.__version__, m.version('convo-llm'))"
     assert _run([python, "-c", code], env, tmp_path).stdout == "0.1.0 0.1.0\n"
 
     script = str(home / "bin" / "convo")

@@ -161,6 +161,6 @@ def conversation_options(fn: F) -> F:
 
 
 @click.group(cls=Root)
-@click.version_option(package_name="convo")
+@click.version_option(version=convo.__version__, prog_name="convo")
 def cli() -> None:
     """convo: conversations with large language models."""

@@ -80,9 +80,14 @@ class PluginInfo:
     templates: tuple[str, ...] = ()
 
 
+# The distribution's name on PyPI ("convo" there is an unrelated project); the import
+# name is convo.
+DISTRIBUTION = "convo-llm"
+
+
 def _convo_version() -> str | None:
     try:
-        return metadata.version("convo")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:  # run from a source tree
         return None
 
@@ -137,7 +142,7 @@ class PluginManager:
             if self._entry_points:
                 for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
                     dist = ep.dist
-                    if dist is not None and dist.metadata["Name"] == "convo":
+                    if dist is not None and dist.metadata["Name"] == DISTRIBUTION:
                         continue  # convo's own plugins are the built-ins above
                     self._load_one(ep.name, ep.load, dist.version if dist else None)
 
