@@ -31,13 +31,14 @@ root (``removesuffix("/v1")``). Wire quirks of this server (build b11434), seen 
   there (``"length"`` through the other two formats);
 * ``/v1/responses`` returns a ``reasoning`` output item only when the model's
   template yields reasoning text; this model yields none;
-* unknown body fields are ignored (no 400), and ``model`` is ignored: replies name
-  the GGUF file's path;
+* an unknown body field on ``/v1/chat/completions`` is ignored (no 400), and
+  ``model`` is ignored everywhere: replies name the GGUF file's path;
 * a prompt longer than the context is a 400 ``exceed_context_size_error``
   (``{"error": {"code": 400, ...}}``) on every route, streamed or not, before any event;
 * ``/v1/messages`` reports the prompt as a few ``input_tokens`` plus
   ``cache_read_input_tokens`` (its prompt cache), which convo adds up;
-* no API key is needed; the ``x-api-key`` and ``Authorization`` headers are ignored.
+* started without ``--api-key`` it needs none, and ignores the ``x-api-key`` the
+  Anthropic transport sends.
 """
 
 from __future__ import annotations
