@@ -1,4 +1,5 @@
-"""Fixtures for the wire-format tests: the local test server, and each format's transport."""
+"""Fixtures for the wire-format tests: the local test server, llama.cpp's llama-server,
+and each format's transport."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import pytest
 from convo.transports.formats import FormatTransport
 from convo.transports.responses import ResponsesTransport
 from tests.support import ChatServer, require
+
+# One llama.cpp llama-server for the whole run (built once and cached), for the
+# formats' tests against a real peer.
+from tests.support.llama_cpp_server import llama_cpp_server  # noqa: F401
 
 KEY = "sk-ant-test-9d3e1f7a2c5b"
 
