@@ -71,7 +71,15 @@ def test_totals_and_turns(store: SQLStore) -> None:
         totals.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"})
     ) == Usage(prompt_tokens=30, completion_tokens=3, total_tokens=33)
     turns = store.turns(cid)
-    assert turns == [meta(1), meta(2), TurnMeta()]
+    # Every turn says when it was committed, in order; the rest is what was appended.
+    stamps = [t.created_at for t in turns]
+    assert all(t is not None and t.tzinfo is not None for t in stamps)
+    assert stamps == sorted(stamps)  # type: ignore[type-var]
+    assert [t.model_copy(update={"created_at": None}) for t in turns] == [
+        meta(1),
+        meta(2),
+        TurnMeta(),
+    ]
     assert store.totals(store.fork(cid, at=2)).total_tokens == 0  # a fork's totals are its own
     with pytest.raises(ConversationNotFoundError):
         store.totals("nope")
