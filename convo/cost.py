@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -80,11 +81,9 @@ _memo: tuple[object, dict[str, Rates | None]] = (None, {})
 
 def _rates(model: str) -> Rates | None:
     global _memo
-    try:
-        from genai_prices import data_snapshot
-    except ImportError:  # pragma: no cover - a core dependency, but never fatal
+    table = _table()
+    if table is None:
         return None
-    table = data_snapshot.get_snapshot()
     owner, known = _memo
     if owner is not table:
         known = {}
@@ -94,6 +93,21 @@ def _rates(model: str) -> Rates | None:
     if len(known) < _MAX_MODELS:
         _memo = (table, {**known, model: rates})
     return rates
+
+
+def _table() -> object:
+    """The price table in use (genai-prices imported on first use, not at convo's import)."""
+    global _get_snapshot
+    if _get_snapshot is None:
+        try:
+            from genai_prices import data_snapshot
+        except ImportError:  # pragma: no cover - a core dependency, but never fatal
+            return None
+        _get_snapshot = data_snapshot.get_snapshot
+    return _get_snapshot()
+
+
+_get_snapshot: Callable[[], object] | None = None
 
 
 def _table_price(model: str, usage: Usage) -> float | None:

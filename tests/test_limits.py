@@ -232,7 +232,9 @@ def test_a_new_conversation_reuses_the_rates_and_a_new_table_drops_them(
             assert store.turns(conv.id)[-1].cost == pytest.approx(0.00021)
     assert looked_up == ["gpt-4o-mini"]
     # Another price table (genai-prices' updater, or a custom snapshot) is read afresh.
-    table = data_snapshot.get_snapshot()
-    monkeypatch.setattr(data_snapshot, "get_snapshot", lambda: copy.copy(table))
-    assert cost.cost_of("gpt-4o-mini", usage) == pytest.approx(0.00021)
-    assert looked_up == ["gpt-4o-mini", "gpt-4o-mini"]
+    data_snapshot.set_custom_snapshot(copy.copy(data_snapshot.get_snapshot()))
+    try:
+        assert cost.cost_of("gpt-4o-mini", usage) == pytest.approx(0.00021)
+        assert looked_up == ["gpt-4o-mini", "gpt-4o-mini"]
+    finally:
+        data_snapshot.set_custom_snapshot(None)
