@@ -45,10 +45,20 @@ def test_the_built_wheels_install_and_run_in_a_fresh_venv(tmp_path: Path) -> Non
         env, tmp_path,
     )  # fmt: skip
     wheels = sorted(str(p) for p in dist.glob("*.whl"))
-    assert [Path(w).name.split("-")[0] for w in wheels] == ["convo_llm", "convo_llamacpp"]
+    assert [Path(w).name.split("-")[0] for w in wheels] == ["convo_llamacpp", "convo_llm"]
+    ours = next(w for w in wheels if Path(w).name.startswith("convo_llm-"))
+    # The plugin depends on this distribution by its published name, pinned to the series.
+    with zipfile.ZipFile(next(w for w in wheels if w != ours)) as wheel:
+        meta = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        requires = [
+            line
+            for line in wheel.read(meta).decode().splitlines()
+            if line.startswith("Requires-Dist: convo")
+        ]
+        assert requires == ["Requires-Dist: convo-llm<0.2,>=0.1.0"], requires
     # The license travels with the wheel (hatchling's default license-files) and matches
     # the declared expression.
-    with zipfile.ZipFile(wheels[0]) as wheel:
+    with zipfile.ZipFile(ours) as wheel:
         names = wheel.namelist()
         license_file = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
         assert "Apache License" in wheel.read(license_file).decode()
