@@ -348,24 +348,32 @@ def bench_fresh(base_url: str, calls: int, rounds: int) -> list[Row]:
     return out
 
 
-def bench_async_stream(base_url: str, turns: int, rounds: int) -> list[Row]:
-    """Streamed 500-chunk replies through ``AsyncConversation.stream`` vs raw ``aiter_lines``."""
+def _async_trio(
+    base_url: str,
+    names: tuple[str, str, str],
+    target: float,
+    raw: Callable[[Any, str, int], Awaitable[None]],
+    ours: Callable[[OpenAITransport, int], Awaitable[None]],
+    turns: int,
+    rounds: int,
+) -> list[Row]:
+    """Raw httpx (the floor), raw httpx2 and convo, each doing ``turns`` async turns."""
     url = f"{base_url}/chat/completions"
 
     async def main() -> list[Row]:
         hx, hx2 = _async_clients()
         transport = OpenAITransport(base_url, api_key=API_KEY)
         rows = [
-            Row("async stream 500 chunks: raw httpx aiter_lines (floor)", turns, None, None),
-            Row("async stream 500 chunks: raw httpx2 aiter_lines", turns, "raw httpx", None),
-            Row("async stream 500 chunks: AsyncConversation.stream", turns, "raw httpx", 1.0),
+            Row(names[0], turns, None, None),
+            Row(names[1], turns, "raw httpx", None),
+            Row(names[2], turns, "raw httpx", target),
         ]
         await measure_async(
             rows,
             [
-                lambda: raw_astream(hx, url, turns),
-                lambda: raw_astream(hx2, url, turns),
-                lambda: convo_astream(transport, turns),
+                lambda: raw(hx, url, turns),
+                lambda: raw(hx2, url, turns),
+                lambda: ours(transport, turns),
             ],
             rounds,
         )
@@ -375,35 +383,26 @@ def bench_async_stream(base_url: str, turns: int, rounds: int) -> list[Row]:
         return rows
 
     return asyncio.run(main())
+
+
+def bench_async_stream(base_url: str, turns: int, rounds: int) -> list[Row]:
+    """Streamed 500-chunk replies through ``AsyncConversation.stream`` vs raw ``aiter_lines``."""
+    names = (
+        "async stream 500 chunks: raw httpx aiter_lines (floor)",
+        "async stream 500 chunks: raw httpx2 aiter_lines",
+        "async stream 500 chunks: AsyncConversation.stream",
+    )
+    return _async_trio(base_url, names, 1.0, raw_astream, convo_astream, turns, rounds)
 
 
 def bench_async_sequential(base_url: str, turns: int, rounds: int) -> list[Row]:
     """Async sends with a growing history, one after another, vs raw AsyncClients."""
-    url = f"{base_url}/chat/completions"
-
-    async def main() -> list[Row]:
-        hx, hx2 = _async_clients()
-        transport = OpenAITransport(base_url, api_key=API_KEY)
-        rows = [
-            Row("async: raw httpx.AsyncClient (floor)", turns, None, None),
-            Row("async: raw httpx2.AsyncClient", turns, "raw httpx", None),
-            Row("async: AsyncConversation.send", turns, "raw httpx", 1.1),
-        ]
-        await measure_async(
-            rows,
-            [
-                lambda: raw_async(hx, url, turns),
-                lambda: raw_async(hx2, url, turns),
-                lambda: convo_async(transport, turns),
-            ],
-            rounds,
-        )
-        await hx.aclose()
-        await hx2.aclose()
-        await transport.aclose()
-        return rows
-
-    return asyncio.run(main())
+    names = (
+        "async: raw httpx.AsyncClient (floor)",
+        "async: raw httpx2.AsyncClient",
+        "async: AsyncConversation.send",
+    )
+    return _async_trio(base_url, names, 1.1, raw_async, convo_async, turns, rounds)
 
 
 def bench_stream(base_url: str, turns: int, rounds: int) -> list[Row]:
