@@ -45,32 +45,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import build_llama_server
+from tests.support.processes import free_port, stop, wait_until_ready
 
 STARTUP_TIMEOUT = 120.0
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(binary: Path, model: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``llama-server`` on a free port; returns the process and its base URL once
     ``/health`` answers 200 (the model is loaded)."""
-    port = _free_port()
+    port = free_port()
     cmd = [
         str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         # One thread: on two cores shared with other jobs, two threads that spin at
@@ -83,32 +73,9 @@ def start(binary: Path, model: Path) -> tuple[subprocess.Popen[bytes], str]:
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "NO_PROXY": "*"}
     )
     root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"llama-server exited with {proc.returncode}:\n{err[-2000:]}")
-        try:
-            with _opener.open(f"{root}/health", timeout=1.0) as answer:
-                if answer.status == 200:  # 503 while the model loads
-                    return proc, f"{root}/v1"
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError(f"llama-server did not answer within {STARTUP_TIMEOUT:.0f}s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the server (terminate, then kill if it lingers)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
+    # /health answers 503 while the model loads.
+    wait_until_ready(proc, f"{root}/health", "llama-server", STARTUP_TIMEOUT)
+    return proc, f"{root}/v1"
 
 
 def _missing_tools() -> str | None:

@@ -30,32 +30,23 @@ Wire quirks of this server (0.3.36), seen by hand:
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import free_port, stop, wait_until_ready
+
 STARTUP_TIMEOUT = 120.0
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(
     model: Path, *, chat_format: str = "chatml-function-calling"
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server on a free port; returns the process and its base URL once it answers."""
-    port = _free_port()
+    port = free_port()
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
@@ -65,32 +56,8 @@ def start(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "NO_PROXY": "*"}
     )
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}:\n{err[-2000:]}")
-        try:
-            with _opener.open(f"{base}/models", timeout=1.0) as answer:
-                if answer.status == 200:
-                    return proc, base
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError(f"llama_cpp.server did not answer within {STARTUP_TIMEOUT:.0f}s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the server (terminate, then kill if it lingers)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
+    wait_until_ready(proc, f"{base}/models", "llama_cpp.server", STARTUP_TIMEOUT)
+    return proc, base
 
 
 @pytest.fixture(scope="session")
