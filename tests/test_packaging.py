@@ -63,7 +63,9 @@ def test_the_built_wheels_install_and_run_in_a_fresh_venv(tmp_path: Path) -> Non
         license_file = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
         assert "Apache License" in wheel.read(license_file).decode()
         metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
-        assert "License-Expression: Apache-2.0" in wheel.read(metadata).decode()
+        text = wheel.read(metadata).decode()
+        assert "License-Expression: Apache-2.0" in text
+        assert "Classifier: Typing :: Typed" in text
 
     home = tmp_path / "venv"
     venv.create(home, system_site_packages=True, with_pip=False)
