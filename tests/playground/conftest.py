@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support import ChatServer, require
+from tests.support.llama_cpp_server import llama_cpp_server  # noqa: F401  (a fixture)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

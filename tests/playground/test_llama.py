@@ -1,4 +1,8 @@
-"""Against llama.cpp's own OpenAI server, directly: the real local model, no convo between."""
+"""Against llama.cpp's OpenAI servers, directly: the real local model, no convo between.
+
+Two peers: llama-cpp-python's server (``llama_server``) and llama.cpp's own C++
+``llama-server`` (``llama_cpp_server``), each on the same GGUF file.
+"""
 
 from __future__ import annotations
 
@@ -76,3 +80,35 @@ def test_stream_against_llama_cpp(page: Page, llama_server: str) -> None:
     assert "finish_reason: " in page.get_by_role("region", name="Response").inner_text()
     # this server sends no usage in a stream; the page says so
     expect(page.get_by_role("region", name="Usage")).to_contain_text("The server sent no usage.")
+
+
+def test_seed_flow_against_llama_cpps_own_server(page: Page, llama_cpp_server: str) -> None:
+    set_key(page)
+    target(page, llama_cpp_server)
+    send(page, timeout=180_000)
+    done(page)
+    reply = page.locator("#chat .assistant .text").last.inner_text()
+    assert reply.strip()
+    usage = page.get_by_role("region", name="Usage")
+    prompt = int(usage.locator("[data-usage=prompt_tokens]").inner_text())
+    completion = int(usage.locator("[data-usage=completion_tokens]").inner_text())
+    assert prompt > 0 and 0 < completion <= 12
+    # the generated cURL, run against the same server, gets the same (greedy) answer
+    body = request_json(page)
+    body["messages"] = body["messages"][:-1]
+    page.get_by_label("Request", exact=True).fill(json.dumps(body))
+    command = snippet(page, "cURL").replace("YOUR_API_KEY", KEY)
+    run = subprocess.run(
+        ["bash", "-c", command], capture_output=True, timeout=120, env=LOOPBACK, check=True
+    )
+    assert json.loads(run.stdout)["choices"][0]["message"]["content"] == reply
+    keyed = {r.url.split("/v1")[0] for r in page.requests if KEY in str(r.all_headers())}
+    assert keyed == {llama_cpp_server.split("/v1")[0]}
+    # streamed: a new reply arrives as text, and its finish reason is shown
+    replies = page.locator("#chat .assistant .text")
+    before = replies.count()
+    page.get_by_label("stream", exact=True).check()
+    send(page, timeout=60_000)
+    expect(replies).to_have_count(before + 1, timeout=120_000)
+    done(page, timeout=120_000)
+    expect(replies.last).not_to_be_empty(timeout=120_000)
