@@ -113,6 +113,68 @@ def main() -> None:
             f"{t_encode * 1e6:>10.0f} {t_prepare / t_encode:>6.2f}"
         )
     print("\nratio = (fit + build_body) / one encode_ordinary pass over the sent text")
+    tools_case(args.rounds)
+    first_after_load(args.rounds)
+
+
+def _tool(i: int) -> Callable[..., str]:
+    def fn(city: str, days: int = 1) -> str:
+        return f"{city} {days}"
+
+    fn.__name__ = f"forecast_{i}"
+    fn.__doc__ = f"Forecast number {i}: the weather in a city for some days."
+    return fn
+
+
+def tools_case(rounds: int) -> None:
+    """``Conversation.prepare`` on a 1,000-message history with 0, 10 and 50 tools."""
+    from convo import Conversation, FunctionTransport
+
+    print("\nConversation.prepare, 1,000 messages, with tools (schemas counted once a set)")
+    base = None
+    for n in (0, 10, 50):
+        conv = Conversation(
+            "Be brief.",
+            model=MODEL,
+            transport=FunctionTransport(lambda r: "ok"),
+            messages=_history(1_000),
+            tools=[_tool(i) for i in range(n)],
+        )
+        conv.prepare("warm")  # counts the history once, as a loaded conversation has
+        t = _median(lambda conv=conv: conv.prepare("And now?"), rounds)
+        base = base or t
+        print(f"  {n:>3} tools: {t * 1e6:8.0f} µs  ({t / base:.2f}x no tools)")
+
+
+def first_after_load(rounds: int) -> None:
+    """The first ``prepare`` after loading a 100,000-message conversation, against a warm one."""
+    import tempfile
+    from pathlib import Path
+
+    from convo import Conversation, FunctionTransport, SQLStore
+    from convo.store import ConversationHeader, TurnMeta
+
+    counter = counter_for(MODEL)
+    history = _history(100_000)
+    for m in history:
+        counter.message(m)  # stored with their counts, as turns that were sent are
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLStore(f"sqlite:///{Path(tmp) / 'big.db'}")
+        store.append_turn("big", 0, history, TurnMeta(), create=ConversationHeader(id="big"))
+        transport = FunctionTransport(lambda r: "ok")
+        firsts = []
+        for _ in range(max(3, rounds // 7)):
+            conv = Conversation.load("big", store=store, transport=transport, model=MODEL)
+            start = time.perf_counter()
+            conv.prepare("And now?")
+            firsts.append(time.perf_counter() - start)
+        warm = _median(lambda: conv.prepare("And now?"), rounds)
+        store.close()
+    first = statistics.median(firsts)
+    print(
+        f"\nfirst prepare after loading 100,000 messages: {first * 1e3:.1f} ms,"
+        f" a warm one {warm * 1e3:.2f} ms: {first / warm:.1f}x (target 10x)"
+    )
 
 
 if __name__ == "__main__":
