@@ -207,7 +207,7 @@ class History(Sequence[Message]):
         self._items: list[Message] = []
         self._users: list[int] = []  # positions of user messages: where turns start
         self._sums: dict[str, list[int]] = {}  # counter key -> sums of items[:i]
-        self._wire: list[dict[str, Any]] = []  # the API's dicts of items[:len(_wire)]
+        self._wire: list[dict[str, Any] | None] = []  # the API's dicts, made on demand
         self.extend(items)
 
     def append(self, message: Message) -> None:
@@ -248,19 +248,33 @@ class History(Sequence[Message]):
         if sums is None:
             sums = self._sums[counter.key] = [0]
         if len(sums) <= len(self._items):
-            count, total = counter.message, sums[-1]
-            for m in self._items[len(sums) - 1 :]:
-                total += count(m)
-                sums.append(total)
+            # accumulate runs the loop in C: a loaded 100,000-message history is summed
+            # in a third of the time of a Python loop (its counts come from the store).
+            running = itertools.accumulate(
+                map(counter.message, self._items[len(sums) - 1 :]), initial=sums[-1]
+            )
+            next(running)  # the initial value, already the last sum
+            sums.extend(running)
         return sums
 
     def wire(self, start: int, stop: int | None = None) -> list[dict[str, Any]]:
         """The API's dicts of ``self[start:stop]``, made once per message and kept in a
-        list so that a request body takes a slice instead of a call per message."""
+        list so that a request body takes a slice instead of a call per message.
+
+        Only what is asked for is made: a loaded history of 100,000 messages sends its
+        newest few hundred, and making every message's dict on the first request took
+        a thousand times as long as a later one.
+        """
         wire = self._wire
         if len(wire) < len(self._items):
-            wire.extend(map(message_to_wire, self._items[len(wire) :]))
-        return wire[start:stop]
+            wire.extend([None] * (len(self._items) - len(wire)))
+        out = wire[start:stop]
+        if None in out:  # a C-level scan; only a request that reaches new messages fills
+            items, first = self._items, range(len(wire))[start:stop].start
+            for j, made in enumerate(out):
+                if made is None:
+                    out[j] = wire[first + j] = message_to_wire(items[first + j])
+        return out  # type: ignore[return-value]  # every None was filled above
 
     def cut(
         self, counter: TokenCounter, room: int, skip: int = 0, stop: int | None = None

@@ -401,3 +401,32 @@ def test_indexed_history_fits_exactly_like_the_walk(conv: Any, fraction: float, 
     assert fast.messages == walked.messages
     assert fast.prompt_tokens == walked.prompt_tokens
     assert list(fast.dropped) == list(walked.dropped) == history[skip : skip + len(walked.dropped)]
+
+
+def test_wire_dicts_are_made_only_for_the_messages_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A loaded 100,000-message history sends its newest few hundred: the first request
+    # must not make every message's wire dict (it took 1,000x a warm request).
+    import convo.budget
+    from convo.wire import message_to_wire
+
+    made: list[Message] = []
+
+    def counting(m: Message) -> dict[str, Any]:
+        made.append(m)
+        return message_to_wire(m)
+
+    monkeypatch.setattr(convo.budget, "message_to_wire", counting)
+    messages = [
+        Message.user(f"q{i}") if i % 2 == 0 else Message.assistant(f"a{i}") for i in range(1000)
+    ]
+    history = History(messages)
+    view = history.view()
+    assert view.wire(990) == [message_to_wire(m) for m in messages[990:]]
+    assert len(made) == 10
+    history.append(Message.user("new"))
+    assert history.view().wire(980) == [message_to_wire(m) for m in [*messages[980:], history[-1]]]
+    assert len(made) == 10 + 10 + 1  # the ten before, and the new one; none twice
+    assert history.wire(0, 3) == [message_to_wire(m) for m in messages[:3]]
+    assert history.wire(-2) == [message_to_wire(m) for m in history[-2:]]
