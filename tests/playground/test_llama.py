@@ -41,9 +41,12 @@ def target(page: Page, base: str) -> str:
     return model
 
 
-def test_seed_flow_against_llama_cpp(page: Page, llama_server: str) -> None:
+def seed_flow(page: Page, base: str, shot: str | None = None) -> str:
+    """The seed's flow against ``base``: key, target, send, the usage, then the generated
+    cURL run against the same server gets the same (greedy) answer, and the key went to
+    that server only. Returns the reply."""
     set_key(page)
-    model = target(page, llama_server)
+    target(page, base)
     send(page, timeout=180_000)
     done(page)
     reply = page.locator("#chat .assistant .text").last.inner_text()
@@ -54,8 +57,8 @@ def test_seed_flow_against_llama_cpp(page: Page, llama_server: str) -> None:
     assert prompt > 0
     assert 0 < completion <= 12
     assert int(usage.locator("[data-usage=total_tokens]").inner_text()) == prompt + completion
-    screenshot(page.page, "llama")
-    # the generated cURL, run against the same server, gets the same (greedy) answer
+    if shot:
+        screenshot(page.page, shot)
     body = request_json(page)
     body["messages"] = body["messages"][:-1]
     page.get_by_label("Request", exact=True).fill(json.dumps(body))
@@ -63,12 +66,14 @@ def test_seed_flow_against_llama_cpp(page: Page, llama_server: str) -> None:
     run = subprocess.run(
         ["bash", "-c", command], capture_output=True, timeout=120, env=LOOPBACK, check=True
     )
-    answer = json.loads(run.stdout)
-    assert answer["model"] == model or answer["model"]
-    assert answer["choices"][0]["message"]["content"] == reply
-    # the key went to llama.cpp's server only
+    assert json.loads(run.stdout)["choices"][0]["message"]["content"] == reply
     keyed = {r.url.split("/v1")[0] for r in page.requests if KEY in str(r.all_headers())}
-    assert keyed == {llama_server.split("/v1")[0]}
+    assert keyed == {base.split("/v1")[0]}
+    return reply
+
+
+def test_seed_flow_against_llama_cpp(page: Page, llama_server: str) -> None:
+    seed_flow(page, llama_server, shot="llama")
 
 
 def test_stream_against_llama_cpp(page: Page, llama_server: str) -> None:
@@ -83,27 +88,7 @@ def test_stream_against_llama_cpp(page: Page, llama_server: str) -> None:
 
 
 def test_seed_flow_against_llama_cpps_own_server(page: Page, llama_cpp_server: str) -> None:
-    set_key(page)
-    target(page, llama_cpp_server)
-    send(page, timeout=180_000)
-    done(page)
-    reply = page.locator("#chat .assistant .text").last.inner_text()
-    assert reply.strip()
-    usage = page.get_by_role("region", name="Usage")
-    prompt = int(usage.locator("[data-usage=prompt_tokens]").inner_text())
-    completion = int(usage.locator("[data-usage=completion_tokens]").inner_text())
-    assert prompt > 0 and 0 < completion <= 12
-    # the generated cURL, run against the same server, gets the same (greedy) answer
-    body = request_json(page)
-    body["messages"] = body["messages"][:-1]
-    page.get_by_label("Request", exact=True).fill(json.dumps(body))
-    command = snippet(page, "cURL").replace("YOUR_API_KEY", KEY)
-    run = subprocess.run(
-        ["bash", "-c", command], capture_output=True, timeout=120, env=LOOPBACK, check=True
-    )
-    assert json.loads(run.stdout)["choices"][0]["message"]["content"] == reply
-    keyed = {r.url.split("/v1")[0] for r in page.requests if KEY in str(r.all_headers())}
-    assert keyed == {llama_cpp_server.split("/v1")[0]}
+    seed_flow(page, llama_cpp_server)
     # streamed: a new reply arrives as text, and its finish reason is shown
     replies = page.locator("#chat .assistant .text")
     before = replies.count()
