@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,27 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
+def _use_wal(cursor: Any, busy_timeout: float) -> None:
+    """Put the database in WAL mode (a property of the file, kept once set).
+
+    Switching needs an exclusive lock, and SQLite refuses it at once ("database is
+    locked"), without waiting ``busy_timeout``, while another connection writes - as
+    when several processes open a new database together and one is creating the schema.
+    So the switch is tried again until ``busy_timeout`` has passed.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_engine(url: URL, busy_timeout: float, echo: bool, durability: Durability) -> Engine:
     if url.database in (None, "", ":memory:"):
         raise StoreError("an in-memory SQLite database cannot be shared; give a file path")
@@ -130,7 +152,7 @@ def _sqlite_engine(url: URL, busy_timeout: float, echo: bool, durability: Durabi
         # Take transactions out of the sqlite3 module's hands: the "begin" hook opens them.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor, busy_timeout)
         # With WAL, NORMAL never corrupts and a killed process loses no committed turn;
         # only a power cut or an OS crash may lose the last few. FULL waits on the disk
         # at every commit (docs/store.md, "Durability").

@@ -79,9 +79,11 @@ def test_concurrent_first_use_creates_the_schema_once(db_url: str) -> None:
         )
         for _ in range(4)
     ]
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    # Every child is waited for before anything is asserted: a failed one must not
+    # leave the others' pipes open for a later test to trip over.
+    results = [(proc.communicate(timeout=120), proc.returncode) for proc in procs]
+    for (out, err), code in results:
+        assert code == 0, err
         assert out.strip() == "None"
     with SQLStore(db_url) as store:
         cid = new_id()
@@ -89,6 +91,30 @@ def test_concurrent_first_use_creates_the_schema_once(db_url: str) -> None:
             cid, 0, [Message.user("hi")], TurnMeta(), create=ConversationHeader(id=cid)
         )
         assert store.latest() == cid
+
+
+def test_a_new_database_opens_while_another_connection_writes_to_it(tmp_path: Path) -> None:
+    # Switching a new file to WAL needs an exclusive lock, which SQLite refuses at once
+    # (no busy wait) while another connection writes: the first use of a new database
+    # by several processes failed with "database is locked" instead of waiting.
+    import contextlib
+    import sqlite3
+    import threading
+
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE other_tool (x)")  # a writer still in its transaction
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        with SQLStore(f"sqlite:///{path}", busy_timeout=10) as store:
+            assert store.latest() is None  # waited for the writer, then made the schema
+    finally:
+        release.join()
+        holder.close()
+    with contextlib.closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_sqlite_lock_held_too_long_is_reported(tmp_path: Path) -> None:
