@@ -20,7 +20,7 @@ from typing import Any
 
 from convo.reply import Usage
 
-__all__ = ["Prices", "add_cost", "cost_of"]
+__all__ = ["add_cost", "cost_of"]
 
 # Prices that cannot apply to a chat completion's usage (convo passes none of these
 # units), so a model's price of them does not stop the linear fast path.
@@ -48,20 +48,6 @@ def cost_of(model: str | None, usage: Usage | None) -> float | None:
     return (
         (usage.prompt_tokens - cached) * inp + cached * read + usage.completion_tokens * out
     ) / _M
-
-
-class Prices:
-    """:func:`cost_of` as a callable, for code that takes a price function.
-
-    >>> from convo.reply import Usage
-    >>> Prices()("gpt-4o-mini", Usage(prompt_tokens=1000, completion_tokens=100))
-    0.00021
-    """
-
-    __slots__ = ()
-
-    def __call__(self, model: str | None, usage: Usage | None) -> float | None:
-        return cost_of(model, usage)
 
 
 Rates = tuple[float, float, float]

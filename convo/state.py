@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Self
 
 from convo.budget import History, budget_for, check_sequence, context_window
-from convo.cost import Prices
 from convo.effects import CommitPlan
 from convo.errors import InputError, MessageError, ParameterError, VersionConflictError
 from convo.limits import UsageLimits
@@ -146,7 +145,6 @@ class BaseConversation:
         self.limits = limits
         # What the committed turns used (tokens, USD of the priced ones), for the limits.
         self._spent: tuple[int, float] = (0, 0.0)
-        self._prices = Prices()
 
     # -- what the model sees ---------------------------------------------------------
 
@@ -284,7 +282,6 @@ class BaseConversation:
             offset=self._offset,
             limits=self.limits,
             spent=self._spent,
-            prices=self._prices,
         )
 
     def _new_messages(self, content: Content) -> list[Message]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from convo.budget import fit
-from convo.cost import Prices, cost_of
+from convo.cost import cost_of
 from convo.effects import (
     CLOSE_STREAM,
     NEXT_CHUNK,
@@ -130,7 +130,6 @@ class TurnContext:
     stream_usage: bool = True  # the transport's server accepts stream_options.include_usage
     limits: UsageLimits | None = None
     spent: tuple[int, float] = (0, 0.0)  # the conversation's committed tokens and cost
-    prices: Prices | None = None
 
 
 ToolParts = tuple[tuple[dict[str, Any], ...], ...]
@@ -251,9 +250,7 @@ class _Turn:
         self.base_length = self.start = len(ctx.history)
         self.carried = 0
         limits = ctx.limits
-        self.meter = (
-            Meter(limits, ctx.model, *ctx.spent, prices=ctx.prices) if limits is not None else None
-        )
+        self.meter = Meter(limits, ctx.model, *ctx.spent) if limits is not None else None
 
     def call(self, request: Request) -> CallModel:
         """A model call, once the usage limits allow it (the summary's call too)."""
@@ -502,7 +499,7 @@ def _plan(
     name, digest = ctx.template
     meta = TurnMeta(
         usage=turn.usage,
-        cost=(ctx.prices or cost_of)(reply.model or ctx.model, turn.usage),
+        cost=cost_of(reply.model or ctx.model, turn.usage),
         model=reply.model or ctx.model,
         params=ctx.params,
         finish_reason=reply.finish_reason,
