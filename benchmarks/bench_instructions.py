@@ -32,50 +32,33 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-MODEL = "gpt-4o-mini"
-SYSTEM = "You are a helpful assistant. Answer briefly and plainly."
-API_KEY = "sk-bench-not-a-secret"
-
-
-def question(i: int) -> str:
-    return f"Question number {i}: what is {i} times {i + 1}, and why does it matter?"
-
+import bench_http  # noqa: E402  (after the path: the floors and runs it defines)
 
 # -- the cases, each run in a child process ---------------------------------------------
+# The floors and the convo runs are bench_http.py's own, so that both benchmarks
+# measure the same work; here each gets its own client in a fresh interpreter.
+
+
+def _client() -> Any:
+    import httpx2
+
+    return httpx2.Client(headers={"Authorization": f"Bearer {bench_http.API_KEY}"})
+
+
+def _transport(base_url: str) -> Any:
+    from convo.transports.openai import OpenAITransport
+
+    return OpenAITransport(base_url, api_key=bench_http.API_KEY)
 
 
 def raw(base_url: str, turns: int) -> None:
-    import httpx2
-
-    url = base_url + "/chat/completions"
-    with httpx2.Client(headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
-        for i in range(turns):
-            messages.append({"role": "user", "content": question(i)})
-            response = client.post(url, json={"model": MODEL, "messages": messages})
-            messages.append(response.json()["choices"][0]["message"])
+    with _client() as client:
+        bench_http.raw_sync(client, base_url + "/chat/completions", turns)
 
 
 def raw_stream(base_url: str, turns: int) -> None:
-    import httpx2
-
-    url = base_url + "/chat/completions"
-    with httpx2.Client(headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
-        for i in range(turns):
-            messages.append({"role": "user", "content": question(i)})
-            body = {"model": MODEL, "messages": messages, "stream": True}
-            parts: list[str] = []
-            with client.stream("POST", url, json=body) as response:
-                for line in response.iter_lines():
-                    if not line.startswith("data: "):
-                        continue
-                    if line[6:] == "[DONE]":
-                        break
-                    for choice in json.loads(line[6:])["choices"]:
-                        if text := choice["delta"].get("content"):
-                            parts.append(text)
-            messages.append({"role": "assistant", "content": "".join(parts)})
+    with _client() as client:
+        bench_http.raw_stream(client, base_url + "/chat/completions", turns)
 
 
 def raw_async(base_url: str, turns: int) -> None:
@@ -84,14 +67,9 @@ def raw_async(base_url: str, turns: int) -> None:
     import httpx2
 
     async def main() -> None:
-        url = base_url + "/chat/completions"
-        headers = {"Authorization": f"Bearer {API_KEY}"}
+        headers = {"Authorization": f"Bearer {bench_http.API_KEY}"}
         async with httpx2.AsyncClient(headers=headers) as client:
-            messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
-            for i in range(turns):
-                messages.append({"role": "user", "content": question(i)})
-                response = await client.post(url, json={"model": MODEL, "messages": messages})
-                messages.append(response.json()["choices"][0]["message"])
+            await bench_http.raw_async(client, base_url + "/chat/completions", turns)
 
     asyncio.run(main())
 
@@ -99,26 +77,16 @@ def raw_async(base_url: str, turns: int) -> None:
 def asend(base_url: str, turns: int) -> None:
     import asyncio
 
-    from convo import AsyncConversation
-    from convo.transports.openai import OpenAITransport
-
     async def main() -> None:
-        async with OpenAITransport(base_url, api_key=API_KEY) as transport:
-            conv = AsyncConversation(SYSTEM, model=MODEL, transport=transport)
-            for i in range(turns):
-                await conv.send(question(i))
+        async with _transport(base_url) as transport:
+            await bench_http.convo_async(transport, turns)
 
     asyncio.run(main())
 
 
-def send(base_url: str, turns: int, store: Any = None) -> None:
-    from convo import Conversation
-    from convo.transports.openai import OpenAITransport
-
-    with OpenAITransport(base_url, api_key=API_KEY) as transport:
-        conv = Conversation(SYSTEM, model=MODEL, transport=transport, store=store)
-        for i in range(turns):
-            conv.send(question(i))
+def send(base_url: str, turns: int) -> None:
+    with _transport(base_url) as transport:
+        bench_http.convo_sync(transport, turns)
 
 
 def send_sqlite(base_url: str, turns: int) -> None:
@@ -127,20 +95,15 @@ def send_sqlite(base_url: str, turns: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
         store = SQLStore(f"sqlite:///{directory}/bench.sqlite")
         try:
-            send(base_url, turns, store)
+            with _transport(base_url) as transport:
+                bench_http.convo_sync(transport, turns, store)
         finally:
             store.close()
 
 
 def stream(base_url: str, turns: int) -> None:
-    from convo import Conversation
-    from convo.transports.openai import OpenAITransport
-
-    with OpenAITransport(base_url, api_key=API_KEY) as transport:
-        conv = Conversation(SYSTEM, model=MODEL, transport=transport)
-        for i in range(turns):
-            for _ in conv.stream(question(i)):
-                pass
+    with _transport(base_url) as transport:
+        bench_http.convo_stream(transport, turns)
 
 
 def in_memory(base_url: str, turns: int) -> None:
@@ -153,40 +116,23 @@ def in_memory(base_url: str, turns: int) -> None:
         def complete(self, request: Request) -> Reply:
             return reply_from_text("Fine.")
 
-    conv = Conversation(SYSTEM, model=MODEL, transport=Fixed())
+    conv = Conversation(bench_http.SYSTEM, model=bench_http.MODEL, transport=Fixed())
     for i in range(turns):
-        conv.send(question(i))
-
-
-def _history(n: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
-    for i in range(n):
-        out.append({"role": "user", "content": question(i)})
-        out.append({"role": "assistant", "content": f"It is {i * (i + 1)}, as documented."})
-    return out
+        conv.send(bench_http.question(i))
 
 
 def raw_fresh(base_url: str, calls: int) -> None:
     """A stateless caller: the same 21-message history as dicts, one more question."""
-    import httpx2
-
-    url = base_url + "/chat/completions"
-    history = _history(10)
-    with httpx2.Client(headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-        for i in range(calls):
-            messages = [*history, {"role": "user", "content": question(i)}]
-            client.post(url, json={"model": MODEL, "messages": messages}).json()
+    with _client() as client:
+        bench_http.raw_fresh(
+            client, base_url + "/chat/completions", bench_http.history_dicts(10), calls
+        )
 
 
 def fresh(base_url: str, calls: int) -> None:
     """The same with a new ``Conversation`` built from the dicts for every call."""
-    from convo import Conversation
-    from convo.transports.openai import OpenAITransport
-
-    history = _history(10)
-    with OpenAITransport(base_url, api_key=API_KEY) as transport:
-        for i in range(calls):
-            Conversation(model=MODEL, transport=transport, messages=history).send(question(i))
+    with _transport(base_url) as transport:
+        bench_http.convo_fresh(transport, bench_http.history_dicts(10), calls)
 
 
 CASES: dict[str, tuple[Callable[[str, int], None], str | None]] = {
