@@ -79,6 +79,13 @@ def posts(page: Page) -> list[Any]:
     return [r for r in page.requests if r.method == "POST" and r.url.endswith("/chat/completions")]
 
 
+def open_stored(page: Page, name: str, cid: str) -> None:
+    """Open a listed conversation and wait until the page holds it: until then the chat
+    shows the page's own default messages, whose buttons a test must not click."""
+    refresh(page).get_by_role("button", name=f"Open {name}").click()
+    expect(page.locator("#current-conversation")).to_contain_text(f"conversation {cid}:")
+
+
 def refresh(page: Page) -> Any:
     region = page.get_by_role("region", name="Conversations")
     region.get_by_role("button", name="Refresh", exact=True).click()
@@ -140,7 +147,7 @@ def test_edit_forks_a_new_stored_conversation_and_branches_keep_theirs(
         model="m", messages=[{"role": "user", "content": "first"}],
         extra_headers={"X-Convo-Conversation": "orig"},
     )  # fmt: skip
-    refresh(view).get_by_role("button", name="Open first").click()
+    open_stored(view, "first", "orig")
     view.locator("#chat [data-role=user]").get_by_role("button", name="Edit").click()
     send(view, "changed")
     forks = [c["id"] for c in server.listed() if c["id"] != "orig"]
@@ -166,7 +173,7 @@ def test_an_edit_forks_on_the_server_and_the_branches_survive_a_reload(
             extra_headers={"X-Convo-Conversation": "orig"},
         )  # fmt: skip
     before = server.client.conversations.items.list("orig", order="asc").data
-    refresh(view).get_by_role("button", name="Open first").click()
+    open_stored(view, "first", "orig")
     expect(view.locator("#chat [data-role=user]")).to_have_count(2)
     view.locator("#chat [data-role=user]").nth(1).get_by_role("button", name="Edit").click()
     expect(view.locator("#branches")).to_contain_text("Branch 2 of 2")
