@@ -201,13 +201,14 @@ class History(Sequence[Message]):
     (3, 'Bye')
     """
 
-    __slots__ = ("_items", "_sums", "_users", "_wire")
+    __slots__ = ("_items", "_made", "_sums", "_users", "_wire")
 
     def __init__(self, items: Iterable[Message] = ()) -> None:
         self._items: list[Message] = []
         self._users: list[int] = []  # positions of user messages: where turns start
         self._sums: dict[str, list[int]] = {}  # counter key -> sums of items[:i]
         self._wire: list[dict[str, Any] | None] = []  # the API's dicts, made on demand
+        self._made = (0, 0)  # wire[lo:hi] holds no None
         self.extend(items)
 
     def append(self, message: Message) -> None:
@@ -263,18 +264,24 @@ class History(Sequence[Message]):
 
         Only what is asked for is made: a loaded history of 100,000 messages sends its
         newest few hundred, and making every message's dict on the first request took
-        a thousand times as long as a later one.
+        a thousand times as long as a later one. ``_made`` is a run of positions known
+        to be made, so a request inside it is one slice: scanning the slice for holes
+        instead cost a sixth of a turn's instructions at 110 messages.
         """
-        wire = self._wire
-        if len(wire) < len(self._items):
-            wire.extend([None] * (len(self._items) - len(wire)))
-        out = wire[start:stop]
-        if None in out:  # a C-level scan; only a request that reaches new messages fills
-            items, first = self._items, range(len(wire))[start:stop].start
-            for j, made in enumerate(out):
-                if made is None:
-                    out[j] = wire[first + j] = message_to_wire(items[first + j])
-        return out  # type: ignore[return-value]  # every None was filled above
+        wire, n = self._wire, len(self._items)
+        if len(wire) < n:
+            wire.extend([None] * (n - len(wire)))
+        start, stop, _ = slice(start, stop).indices(n)
+        lo, hi = self._made
+        if not lo <= start <= stop <= hi:
+            items = self._items
+            for j in itertools.chain(range(start, min(stop, lo)), range(max(start, hi), stop)):
+                if wire[j] is None:
+                    wire[j] = message_to_wire(items[j])
+            # The runs join when they meet; otherwise the newer one is remembered.
+            joined = start <= hi and lo <= stop
+            self._made = (min(lo, start), max(hi, stop)) if joined else (start, stop)
+        return wire[start:stop]  # type: ignore[return-value]  # every None was filled above
 
     def cut(
         self, counter: TokenCounter, room: int, skip: int = 0, stop: int | None = None

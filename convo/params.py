@@ -31,9 +31,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from convo.errors import ParameterError
 from convo.request import NO_OPTIONS, RequestOptions
@@ -56,15 +55,16 @@ TRANSPORT = frozenset({"timeout", "extra_headers", "extra_query", "extra_body", 
 CLIENT = frozenset({"api_key", "base_url", "organization", "project"})
 
 
-@dataclass(frozen=True, slots=True)
-class Split:
-    """One call's keywords, by namespace (see the module docstring)."""
+class Split(NamedTuple):
+    """One call's keywords, by namespace (see the module docstring). A named tuple, as
+    the turn's context is: made on every call, and a frozen dataclass costs a setattr
+    call per field."""
 
     api: dict[str, Any]
-    own: dict[str, Any] = field(default_factory=dict)
-    options: RequestOptions = NO_OPTIONS
-    extra_body: dict[str, Any] = field(default_factory=dict)
-    model: str | None = None
+    own: dict[str, Any]
+    options: RequestOptions
+    extra_body: dict[str, Any]
+    model: str | None
 
 
 def split_params(params: Mapping[str, Any], *, base: RequestOptions = NO_OPTIONS) -> Split:
@@ -162,6 +162,8 @@ def _merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[st
 
 def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Validate API parameters; return them as a new dict of plain JSON values."""
+    if not params:  # most calls: nothing to check
+        return {}
     for key in RESERVED.intersection(params):
         raise ParameterError(f"{key!r} is set by the conversation, not as a parameter", param=key)
     out = {key: _json(value, key) for key, value in params.items()}

@@ -181,5 +181,5 @@ def after_tool_round(ctx: TurnContext) -> TurnContext:
     # Agents SDK, the rounds after the first go back to "auto".
     choice = ctx.params.get("tool_choice")
     if choice == "required" or isinstance(choice, dict):
-        return replace(ctx, params={**ctx.params, "tool_choice": "auto"})
+        return ctx._replace(params={**ctx.params, "tool_choice": "auto"})
     return ctx

@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convo.errors import BudgetError, ParameterError
@@ -201,7 +201,7 @@ def summarize(
     # summary is needed again: it is kept, not recomputed every turn.
     # If half is too small for this turn, summarize only what the whole budget drops.
     with contextlib.suppress(BudgetError):
-        probe = build_request(replace(ctx, budget=max(ctx.budget // 2, 1)), pending)
+        probe = build_request(ctx._replace(budget=max(ctx.budget // 2, 1)), pending)
     start = ctx.summary.covers if ctx.summary else 0
     covers = start + len(probe.dropped)
     previous = ctx.summary.message if ctx.summary else None

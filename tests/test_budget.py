@@ -430,3 +430,49 @@ def test_wire_dicts_are_made_only_for_the_messages_asked_for(
     assert len(made) == 10 + 10 + 1  # the ten before, and the new one; none twice
     assert history.wire(0, 3) == [message_to_wire(m) for m in messages[:3]]
     assert history.wire(-2) == [message_to_wire(m) for m in history[-2:]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(1, 5)),
+            st.tuples(st.just("wire"), st.integers(-30, 30), st.integers(-30, 30) | st.none()),
+        ),
+        max_size=30,
+    )
+)
+def test_wire_dicts_are_right_for_any_ranges_and_appends_and_made_once(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    # The history remembers which run of positions is made; requests inside, across,
+    # before and after it, on a history that grows between them, must all see the
+    # right dicts, and no message's dict is made twice.
+    from unittest import mock
+
+    import convo.budget
+    from convo.wire import message_to_wire
+
+    made: list[int] = []
+
+    def counting(m: Message) -> dict[str, Any]:
+        made.append(id(m))
+        return message_to_wire(m)
+
+    messages: list[Message] = []
+    history = History()
+    with mock.patch.object(convo.budget, "message_to_wire", counting):
+        for step in steps:
+            if step[0] == "append":
+                for _ in range(step[1]):
+                    messages.append(Message.user(f"m{len(messages)}"))
+                    history.append(messages[-1])
+            else:
+                _, start, stop = step
+                assert history.wire(start, stop) == [
+                    message_to_wire(m) for m in messages[start:stop]
+                ]
+                assert history.view().wire(start) == [
+                    message_to_wire(m) for m in messages[start:]
+                ]
+    assert len(made) == len(set(made))
