@@ -430,16 +430,21 @@ def fit(
         )
     room = budget - fixed
     n = len(history)
-    if isinstance(history, History | HistoryView):
-        start, used = history.cut(counter, room, skip)
+    # A History or its view, told apart by type and not by isinstance: both are
+    # Sequence ABCs, and each ABC check cost more than the cut itself.
+    kind = type(history)
+    kept: Sequence[Message]
+    if kind is HistoryView or kind is History:
+        start, used = history.cut(counter, room, skip)  # type: ignore[attr-defined]
+        kept = history[start:] if start < n else ()
     else:
         start, used = _walk_back(history, count, room, skip)
-    if start == n:
-        kept: Sequence[Message] = ()
-    elif isinstance(history, list | tuple | History | HistoryView):
-        kept = history[start:]
-    else:
-        kept = [history[j] for j in range(start, n)]
+        if start == n:
+            kept = ()
+        elif kind is list or kind is tuple:
+            kept = history[start:]
+        else:
+            kept = [history[j] for j in range(start, n)]
     return Fit(
         messages=(*pinned, *kept, *pending),
         dropped=_Head(history, start, skip) if start > skip else (),

@@ -9,9 +9,9 @@ NEXT_CHUNK
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from convo.events import TextDelta
 from convo.messages import Message
@@ -91,26 +91,36 @@ class Emit:
     event: Any
 
 
-@dataclass(frozen=True, slots=True)
-class CommitPlan:
+class CommitPlan(NamedTuple):
     """Everything a turn writes, as one value: applied whole or not at all.
 
     ``messages`` join the history; ``store_messages`` (the conversation's unsaved
     initial messages first) are what the store appends in one transaction with
-    ``meta``, the header's new ``metadata`` (if it changed) and ``create`` (the
+    :attr:`meta`, the header's new ``metadata`` (if it changed) and ``create`` (the
     header, for the first turn). The turn was built on ``base_version`` and a history
-    of ``base_length`` messages: committing on anything else is a conflict.
+    of ``base_length`` messages: committing on anything else is a conflict. ``turn``
+    holds the turn's metadata as plain data (``usage`` and ``cost`` among it).
+
+    A named tuple, made once a turn, for the reason :class:`~convo.turn.TurnContext`
+    is one.
     """
 
     base_version: int
     base_length: int
     messages: tuple[Message, ...]
     store_messages: tuple[Message, ...]
-    meta: TurnMeta
+    turn: Mapping[str, Any]
     metadata: dict[str, Any] | None = None
     create: ConversationHeader | None = None
     summary: Summary | None = None
     awaiting: Awaiting | None = None
+
+    @property
+    def meta(self) -> TurnMeta:
+        """The turn's metadata as a store keeps it. Validated only when a store writes
+        it: a conversation in memory needs only the usage and the cost, and building
+        the model every turn was a twentieth of a turn's instructions."""
+        return TurnMeta(**self.turn)
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,20 +92,24 @@ class Request:
         dropped: Sequence[Message] = (),
         options: RequestOptions = NO_OPTIONS,
     ) -> None:
-        init = object.__setattr__
-        init(self, "model", model)
-        init(self, "messages", messages)
-        init(self, "stream", stream)
-        init(self, "tools", tools)
-        init(self, "prompt_tokens", prompt_tokens)
-        init(self, "budget", budget)
-        init(self, "dropped", dropped)
-        init(self, "options", options)
-        init(self, "_body", body)  # the caller's dict: theirs to share
-        init(self, "_view", body)
+        _fill(self, model, messages, stream, tools, prompt_tokens, budget, dropped, options)
+        _set_body(self, body)  # the caller's dict: theirs to share
+        _set_view(self, body)
 
     @classmethod
-    def shared(cls, body: Mapping[str, Any], **fields: Any) -> Request:
+    def shared(
+        cls,
+        body: Mapping[str, Any],
+        *,
+        model: str,
+        messages: tuple[Message, ...],
+        stream: bool = False,
+        tools: tuple[dict[str, Any], ...] = (),
+        prompt_tokens: int | None = None,
+        budget: int | None = None,
+        dropped: Sequence[Message] = (),
+        options: RequestOptions = NO_OPTIONS,
+    ) -> Request:
         """A request over a body whose inner dicts are shared (a conversation's cached
         wire dicts): :attr:`body` is then copied on first access, and :attr:`payload`
         reads the shared dicts without copying them.
@@ -121,9 +125,10 @@ class Request:
         >>> wire["content"], req.payload["messages"][0]["content"]
         ('hi', 'changed')
         """
-        request = cls(body={}, **fields)
-        object.__setattr__(request, "_body", None)
-        object.__setattr__(request, "_view", body)
+        request = object.__new__(cls)
+        _fill(request, model, messages, stream, tools, prompt_tokens, budget, dropped, options)
+        _set_body(request, None)
+        _set_view(request, body)
         return request
 
     @property
@@ -136,8 +141,8 @@ class Request:
 
             # Not locked: a request is edited by the one thread that sends it.
             body = fresh_body(self._view)
-            object.__setattr__(self, "_body", body)
-            object.__setattr__(self, "_view", body)
+            _set_body(self, body)
+            _set_view(self, body)
         return body
 
     @property
@@ -202,3 +207,34 @@ _FIELDS = (
     "dropped",
     "options",
 )
+
+# Fields are set through their slots' own setters: ``__setattr__`` refuses every
+# change, and ``object.__setattr__`` per field made building a request cost more
+# instructions than fitting its messages to the budget.
+_SLOTS: dict[str, Any] = dict(vars(Request))
+_set_body = _SLOTS["_body"].__set__
+_set_view = _SLOTS["_view"].__set__
+_SETTERS = tuple(_SLOTS[name].__set__ for name in _FIELDS)
+
+
+def _fill(
+    request: Request,
+    model: str,
+    messages: tuple[Message, ...],
+    stream: bool,
+    tools: tuple[dict[str, Any], ...],
+    prompt_tokens: int | None,
+    budget: int | None,
+    dropped: Sequence[Message],
+    options: RequestOptions,
+) -> None:
+    # Unrolled: a loop over the setters cost a third more.
+    s_model, s_messages, s_stream, s_tools, s_prompt, s_budget, s_dropped, s_options = _SETTERS
+    s_model(request, model)
+    s_messages(request, messages)
+    s_stream(request, stream)
+    s_tools(request, tools)
+    s_prompt(request, prompt_tokens)
+    s_budget(request, budget)
+    s_dropped(request, dropped)
+    s_options(request, options)

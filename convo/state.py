@@ -376,12 +376,9 @@ class BaseConversation:
             if plan.summary is not None:
                 self._summary = plan.summary
             self._awaiting = plan.awaiting
-            meta = plan.meta
+            usage, spent = plan.turn["usage"], plan.turn["cost"]
             tokens, cost = self._spent
-            self._spent = (
-                tokens + (meta.usage.total_tokens if meta.usage else 0),
-                cost + (meta.cost or 0.0),
-            )
+            self._spent = (tokens + (usage.total_tokens if usage else 0), cost + (spent or 0.0))
         return version
 
     def _set_spent(self, totals: Any) -> None:

@@ -69,7 +69,7 @@ from convo.reply import Reply, Usage, add_usage
 from convo.request import NO_OPTIONS, Request, RequestOptions
 from convo.rounds import after_tool_round, answer_round, output_call, resolve_approvals
 from convo.saved import header_metadata
-from convo.store.base import ConversationHeader, TurnMeta
+from convo.store.base import ConversationHeader
 from convo.streaming import StreamAssembler
 from convo.structured import OutputSpec
 from convo.summary import Strategy, Summary, summarize
@@ -510,23 +510,23 @@ def _plan(
         header_metadata(ctx.metadata, summary, awaiting, offset=ctx.offset) if changed else None
     )
     name, digest = ctx.template
-    meta = TurnMeta(
-        usage=turn.usage,
-        cost=cost_of(reply.model or ctx.model, turn.usage),
-        model=reply.model or ctx.model,
-        params=ctx.params,
-        finish_reason=reply.finish_reason,
-        latency_ms=(time.perf_counter() - ctx.started) * 1000 if ctx.started else None,
-        template_name=name,
-        template_hash=digest,
-    )
+    meta = {
+        "usage": turn.usage,
+        "cost": cost_of(reply.model or ctx.model, turn.usage),
+        "model": reply.model or ctx.model,
+        "params": ctx.params,
+        "finish_reason": reply.finish_reason,
+        "latency_ms": (time.perf_counter() - ctx.started) * 1000 if ctx.started else None,
+        "template_name": name,
+        "template_hash": digest,
+    }
     messages = tuple(pending[turn.carried :])
     return CommitPlan(
         base_version=ctx.version,
         base_length=turn.base_length,
         messages=messages,
         store_messages=(*ctx.unsaved, *messages),
-        meta=meta,
+        turn=meta,
         metadata=metadata,
         create=ctx.create,
         summary=summary if summary is not ctx.summary else None,
