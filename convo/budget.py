@@ -212,7 +212,7 @@ class History(Sequence[Message]):
         self.extend(items)
 
     def append(self, message: Message) -> None:
-        if starts_turn(message):
+        if message.role == "user" and message.name != FEEDBACK_NAME:  # starts_turn()
             self._users.append(len(self._items))
         self._items.append(message)
 

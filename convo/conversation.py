@@ -124,14 +124,15 @@ class Conversation(BaseConversation):
         except StopIteration:
             return
         finally:
-            _close(stream)
+            if stream is not None:
+                _close(stream)
             flow.close()
 
     def _commit(self, effect: Commit) -> int:
         plan = effect.plan
-        self._check_base(plan)
         if self.store is None:
             return self._commit_local(plan)
+        self._check_base(plan)  # before the write: a stale turn writes nothing
         method, args, kwargs = self._store_call(plan)
         return self._apply(plan, method(*args, **kwargs))
 
@@ -253,9 +254,9 @@ class AsyncConversation(BaseConversation):
 
     async def _commit(self, effect: Commit) -> int:
         plan = effect.plan
-        self._check_base(plan)
         if self.store is None:
             return self._commit_local(plan)
+        self._check_base(plan)  # before the write: a stale turn writes nothing
         write = asyncio.ensure_future(self._store_run(self._store_call(plan)))
         try:
             written = await asyncio.shield(write)

@@ -275,7 +275,7 @@ class BaseConversation:
             cancel_pending=bool(own.get("cancel_pending", False)),
             unsaved=tuple(self._unsaved),
             create=self._header() if self._version == 0 and self.store is not None else None,
-            metadata=self._base_metadata(),
+            metadata=self._base_metadata() if self.store is not None else {},
             template=(template.name, template.hash) if template else (None, None),
             started=time.perf_counter(),
             tool_tokens=self._tool_tokens,
@@ -386,7 +386,7 @@ class BaseConversation:
         self._spent = (int(totals.total_tokens), float(getattr(totals, "cost", None) or 0.0))
 
     def _commit_local(self, plan: CommitPlan) -> int:
-        """Commit without a store: check and apply as one step."""
+        """Commit without a store: check and apply as one step (under the lock)."""
         return self._apply(plan, None)
 
     # -- forks and restores ------------------------------------------------------------

@@ -280,7 +280,8 @@ def run_turn(
     ``new`` is the user's new messages, or ``tool`` results for calls that a suspended
     turn awaits; ``resolutions`` are ``(tool_call_id, approved)`` for deferred approvals.
     """
-    _check_choose(ctx)
+    if ctx.choose is not None:
+        _check_choose(ctx)
     turn = _Turn(ctx)
     pending: list[Message] = []
     results, new = _split_results(new)
@@ -310,9 +311,10 @@ def run_turn(
         pending = [*carried, *answers]
     pending.extend(new)
     summary = ctx.summary
-    made = yield from summarize(ctx, pending, turn, build_request, turn.call)
-    if made is not None:
-        summary = made
+    if ctx.strategy is not None:
+        made = yield from summarize(ctx, pending, turn, build_request, turn.call)
+        if made is not None:
+            summary = made
     rounds = retries = 0
     reason: Literal["turn", "tool_round", "output_retry"] = "turn"
     tools_mode = ctx.output is not None and ctx.output_mode == "tools"
@@ -424,8 +426,6 @@ def _check_choose(ctx: TurnContext) -> None:
     # Checked before anything is paid for: an index that cannot exist, or a callable
     # choice on a stream whose deltas must be known before the reply is complete.
     choose = ctx.choose
-    if choose is None:
-        return
     n = ctx.params.get("n", 1)
     if isinstance(choose, bool) or not (isinstance(choose, int) or callable(choose)):
         raise ParameterError(
