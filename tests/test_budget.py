@@ -472,7 +472,5 @@ def test_wire_dicts_are_right_for_any_ranges_and_appends_and_made_once(
                 assert history.wire(start, stop) == [
                     message_to_wire(m) for m in messages[start:stop]
                 ]
-                assert history.view().wire(start) == [
-                    message_to_wire(m) for m in messages[start:]
-                ]
+                assert history.view().wire(start) == [message_to_wire(m) for m in messages[start:]]
     assert len(made) == len(set(made))

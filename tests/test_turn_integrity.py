@@ -159,6 +159,28 @@ def test_a_turn_reads_the_history_it_began_with() -> None:
     assert all("sneaked in" not in texts for texts in seen)
 
 
+def test_a_turns_context_and_commit_plan_cannot_be_changed() -> None:
+    # docs/architecture.md: the turn reads an immutable snapshot and ends with a value.
+    from convo.effects import Commit
+
+    conv = Conversation(model="m", transport=FunctionTransport(lambda r: "hi"), metadata={"k": 1})
+    ctx = conv._context({}, stream=False)
+    with pytest.raises(AttributeError):
+        ctx.model = "other"  # type: ignore[misc]
+    assert ctx._replace(model="other").model == "other" and ctx.model == "m"
+    flow = convo.turn.run_turn(ctx, [Message.user("hello")])
+    effect = next(flow)
+    while not isinstance(effect, Commit):
+        effect = flow.send(conv.transport.complete(effect.request))
+    plan = effect.plan
+    with pytest.raises(AttributeError):
+        plan.messages = ()  # type: ignore[misc]
+    assert [m.text for m in plan.messages] == ["hello", "hi"]
+    # The metadata a store would write is a validated TurnMeta, made on demand.
+    assert plan.meta.model == "m" and plan.meta.finish_reason == "stop"
+    assert list(conv.history) == []  # a plan is not applied until the driver commits it
+
+
 # -- 2. breaking out of a stream closes it -------------------------------------------
 
 
