@@ -199,8 +199,11 @@ def message_from_wire(data: Mapping[str, Any]) -> Message:
         ) from None
 
 
-def parse_completion(data: Any, *, request_id: str | None = None) -> Reply:
-    """A :class:`Reply` from a ``chat.completion`` JSON object."""
+def parse_completion(
+    data: Any, *, request_id: str | None = None, headers: Mapping[str, str] | None = None
+) -> Reply:
+    """A :class:`Reply` from a ``chat.completion`` JSON object (``request_id`` and the
+    response's ``headers`` as the transport read them)."""
     if not isinstance(data, Mapping) or not isinstance(data.get("choices"), list):
         raise ProtocolError("not a chat completion (no choices)", snippet=snippet(data))
     choices = []
@@ -228,6 +231,7 @@ def parse_completion(data: Any, *, request_id: str | None = None) -> Reply:
         system_fingerprint=data.get("system_fingerprint"),
         service_tier=_text(data.get("service_tier")),
         request_id=request_id,
+        headers=headers,
     )
 
 

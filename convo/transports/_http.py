@@ -173,13 +173,17 @@ class Call:
                 assembler = StreamAssembler(request_id=info["request_id"])
                 for chunk in (*decoder.feed(body), *decoder.finish()):
                     assembler.feed(chunk)
-                reply = assembler.finish()
+                reply = assembler.finish().model_copy(update={"headers": info["headers"]})
             else:
                 data = _json_body(kind, body, self.endpoint)
-                reply = parse_completion(data, request_id=info["request_id"])
+                # The headers go in as the reply is made: a copy to add them cost as
+                # much as the rest of reading the response.
+                reply = parse_completion(
+                    data, request_id=info["request_id"], headers=info["headers"]
+                )
         except ConvoError as exc:
             raise self.endpoint.scrub_error(exc) from None
-        return reply.model_copy(update={"headers": info["headers"]})
+        return reply
 
     def status_failure(
         self, status: int, headers: Mapping[str, str], body: bytes, *, now: float
