@@ -249,7 +249,8 @@ class AsyncConversation(BaseConversation):
         except StopIteration:
             return
         finally:
-            await _aclose(stream)
+            if stream is not None:
+                await _aclose(stream)
             flow.close()
 
     async def _commit(self, effect: Commit) -> int:
@@ -326,9 +327,11 @@ class AsyncConversation(BaseConversation):
 
 async def _areply(events: AsyncGenerator[Event, None]) -> Reply:
     last: Any = None
-    async with contextlib.aclosing(events):  # closed at once, however the loop ends
+    try:
         async for event in events:
             last = event
+    finally:
+        await events.aclose()  # closed at once, however the loop ends
     reply: Reply = last.reply
     return reply
 
