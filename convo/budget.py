@@ -266,7 +266,7 @@ class History(Sequence[Message]):
         newest few hundred, and making every message's dict on the first request took
         a thousand times as long as a later one. ``_made`` is a run of positions known
         to be made, so a request inside it is one slice: scanning the slice for holes
-        instead cost a sixth of a turn's instructions at 110 messages.
+        instead cost 18,000 instructions a request at 110 messages (callgrind).
         """
         wire, n = self._wire, len(self._items)
         if len(wire) < n:
@@ -278,9 +278,11 @@ class History(Sequence[Message]):
             for j in itertools.chain(range(start, min(stop, lo)), range(max(start, hi), stop)):
                 if wire[j] is None:
                     wire[j] = message_to_wire(items[j])
-            # The runs join when they meet; otherwise the newer one is remembered.
-            joined = start <= hi and lo <= stop
-            self._made = (min(lo, start), max(hi, stop)) if joined else (start, stop)
+            # The runs join when they meet; otherwise the newer one is remembered (an
+            # empty request changes nothing).
+            if start < stop:
+                joined = start <= hi and lo <= stop
+                self._made = (min(lo, start), max(hi, stop)) if joined else (start, stop)
         return wire[start:stop]  # type: ignore[return-value]  # every None was filled above
 
     def cut(
@@ -431,7 +433,7 @@ def fit(
     room = budget - fixed
     n = len(history)
     # A History or its view, told apart by type and not by isinstance: both are
-    # Sequence ABCs, and each ABC check cost more than the cut itself.
+    # Sequence ABCs, and the two ABC checks cost twice the cut itself (callgrind).
     kind = type(history)
     kept: Sequence[Message]
     if kind is HistoryView or kind is History:

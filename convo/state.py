@@ -275,6 +275,8 @@ class BaseConversation:
             cancel_pending=bool(own.get("cancel_pending", False)),
             unsaved=tuple(self._unsaved),
             create=self._header() if self._version == 0 and self.store is not None else None,
+            # The header's metadata is only ever written to a store: without one, a
+            # turn has nothing to merge it into.
             metadata=self._base_metadata() if self.store is not None else {},
             template=(template.name, template.hash) if template else (None, None),
             started=time.perf_counter(),

@@ -137,9 +137,9 @@ async def test_a_chat_span_per_call_inside_the_turn_span(otel: Otel, mode: str) 
     assert t[GA.GEN_AI_CONVERSATION_ID] == conv.id
     assert t[GA.GEN_AI_USAGE_INPUT_TOKENS] == 12
     # The metrics, by their conventional names and attributes.
-    [duration] = otel.metric_points(GM.GEN_AI_CLIENT_OPERATION_DURATION)
-    assert duration.attributes[GA.GEN_AI_OPERATION_NAME] == "chat"
-    assert duration.attributes[GA.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+    [operation] = otel.metric_points(GM.GEN_AI_CLIENT_OPERATION_DURATION)  # its labels
+    assert operation.attributes[GA.GEN_AI_OPERATION_NAME] == "chat"
+    assert operation.attributes[GA.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
     tokens = {
         p.attributes[GA.GEN_AI_TOKEN_TYPE]: p.sum
         for p in otel.metric_points(GM.GEN_AI_CLIENT_TOKEN_USAGE)
@@ -201,8 +201,8 @@ async def test_errors_are_recorded_with_error_type(otel: Otel, mode: str) -> Non
     for span in (chat, turn):
         assert span.status.status_code is StatusCode.ERROR
         assert (span.attributes or {})[EA.ERROR_TYPE] == "RateLimitError"
-    [duration] = otel.metric_points(GM.GEN_AI_CLIENT_OPERATION_DURATION)
-    assert duration.attributes[EA.ERROR_TYPE] == "RateLimitError"
+    [operation] = otel.metric_points(GM.GEN_AI_CLIENT_OPERATION_DURATION)  # its labels
+    assert operation.attributes[EA.ERROR_TYPE] == "RateLimitError"
 
 
 async def test_a_stream_that_breaks_records_its_error(otel: Otel, mode: str) -> None:
