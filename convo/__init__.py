@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         FunctionCall as FunctionCall,
         ImagePart as ImagePart,
         Message as Message,
+        Reasoning as Reasoning,
         TextPart as TextPart,
         ToolCall as ToolCall,
     )
@@ -81,6 +82,7 @@ _LAZY = {
     "Message": "convo.messages",
     "ModelCall": "convo.events",
     "PartialOutput": "convo.events",
+    "Reasoning": "convo.messages",
     "Reply": "convo.reply",
     "Request": "convo.request",
     "RequestOptions": "convo.request",

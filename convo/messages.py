@@ -34,6 +34,7 @@ __all__ = [
     "ImageURL",
     "Message",
     "MessageLike",
+    "Reasoning",
     "Role",
     "TextPart",
     "ToolCall",
@@ -129,6 +130,28 @@ class ToolCall(_Value):
         return self.function.arguments
 
 
+class Reasoning(_Value):
+    """Reasoning a server returned with an assistant message, kept in the history so
+    that later requests can send it back.
+
+    OpenAI's Responses API returns it as a ``reasoning`` item: ``id`` is the item's id,
+    ``text`` its summary (readable, possibly empty) and ``encrypted`` its
+    ``encrypted_content``, the model's state that only the server can read. A stateless
+    request (``store: false``) can send back only the encrypted kind. ``format`` names
+    the wire format that made it; no other format sends it, and the Chat Completions
+    API has no place for it. It counts no tokens in convo's budget: its size is known
+    only to the server, whose usage reports it.
+
+    >>> Reasoning(id="rs_1", text="Thinking...", encrypted="gAAA").format
+    'responses'
+    """
+
+    format: str = "responses"
+    id: str | None = None
+    text: str = ""
+    encrypted: str | None = None
+
+
 class Message(_Value):
     """One message of a conversation.
 
@@ -142,6 +165,8 @@ class Message(_Value):
     tool_calls: tuple[ToolCall, ...] | None = None
     tool_call_id: str | None = None
     refusal: str | None = None
+    #: What the server reasoned before this (assistant) message; see :class:`Reasoning`.
+    reasoning_items: tuple[Reasoning, ...] | None = None
 
     # Derived caches (token counts per encoding, the wire dict) live in pydantic's
     # private-state slot, made on first use: declared private attributes cost ~18 us per
@@ -174,6 +199,10 @@ class Message(_Value):
             raise MessageError(f"a {role} message cannot have a tool_call_id", field="tool_call_id")
         if self.tool_calls is not None and role != "assistant":
             raise MessageError(f"a {role} message cannot have tool_calls", field="tool_calls")
+        if self.reasoning_items is not None and role != "assistant":
+            raise MessageError(
+                f"a {role} message cannot have reasoning_items", field="reasoning_items"
+            )
         if self.content is None and role != "assistant":
             raise MessageError(f"a {role} message needs content", field="content")
         if (

@@ -44,6 +44,7 @@ class _Choice:
     finish_reason: str | None = None
     has_content: bool = False
     reasoning: list[str] = field(default_factory=list)
+    reasoning_items: list[Any] = field(default_factory=list)
     logprobs: dict[str, Any] | None = None
 
 
@@ -54,7 +55,7 @@ class StreamAssembler:
     :class:`~convo.transports._http.ChunkDecoder`): a stream that ended is assembled
     as it came, a choice without a ``finish_reason`` keeping ``None``. The reply
     carries the metadata the chunks carried: ``system_fingerprint``,
-    ``service_tier``, per-choice ``logprobs`` and reasoning deltas, and the request id
+    ``service_tier``, per-choice ``logprobs``, reasoning deltas and items, and the request id
     and headers an HTTP transport puts on the first chunk (:data:`RESPONSE_KEY`).
     """
 
@@ -120,6 +121,9 @@ class StreamAssembler:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning and isinstance(reasoning, str):
                 acc.reasoning.append(reasoning)
+            items = delta.get("reasoning_items")
+            if items:
+                acc.reasoning_items.extend(items)
             logprobs = c.get("logprobs")
             if logprobs:
                 _add_logprobs(acc, logprobs)
@@ -190,6 +194,7 @@ class StreamAssembler:
                     "content": "".join(acc.content) if acc.has_content or not calls else None,
                     "tool_calls": calls or None,
                     "refusal": "".join(acc.refusal) or None,
+                    "reasoning_items": acc.reasoning_items or None,
                 }
             )
             choices.append(
@@ -254,6 +259,11 @@ def chunks_from_reply(reply: Reply, *, pieces: int = 0) -> list[dict[str, Any]]:
                         {"index": choice.index, "delta": {"reasoning_content": choice.reasoning}}
                     ],
                 }
+            )
+        if m.reasoning_items:
+            items = [r.model_dump() for r in m.reasoning_items]
+            out.append(
+                {**head, "choices": [{"index": choice.index, "delta": {"reasoning_items": items}}]}
             )
         for piece in _split(m.text, pieces):
             out.append({**head, "choices": [{"index": choice.index, "delta": {"content": piece}}]})

@@ -191,6 +191,9 @@ def message_from_wire(data: Mapping[str, Any]) -> Message:
         fields["refusal"] = refusal
     if data.get("name"):
         fields["name"] = data["name"]
+    if data.get("reasoning_items"):
+        # convo's name for the reasoning a format's server returned (see Reasoning).
+        fields["reasoning_items"] = data["reasoning_items"]
     try:
         return Message.model_validate(fields)
     except (pydantic.ValidationError, ValueError) as exc:

@@ -119,6 +119,9 @@ def message_to_columns(m: Message) -> dict[str, Any]:
     calls = None
     if m.tool_calls is not None:
         calls = dumps([c.model_dump() for c in m.tool_calls])
+    reasoning = None
+    if m.reasoning_items is not None:
+        reasoning = dumps([r.model_dump() for r in m.reasoning_items])
     return {
         "role": m.role,
         "text": text,
@@ -127,6 +130,7 @@ def message_to_columns(m: Message) -> dict[str, Any]:
         "tool_calls": calls,
         "tool_call_id": m.tool_call_id,
         "refusal": m.refusal,
+        "reasoning": reasoning,
         "tokens": dumps(m._tokens) if m._tokens else None,
     }
 
@@ -168,15 +172,16 @@ def _tokens(text: str, row_id: object) -> dict[str, Any]:
 
 def messages_from_rows(rows: Iterable[Sequence[Any]]) -> list[Message]:
     """Messages from rows of (id, role, text, parts, name, tool_calls, tool_call_id,
-    refusal, tokens), in that order.
+    refusal, tokens, reasoning), in that order.
     """
     out: list[Message] = []
     append = out.append
     for row in rows:
-        row_id, role, text, parts, name, calls, call_id, refusal, tokens = row
+        row_id, role, text, parts, name, calls, call_id, refusal, tokens, reasoning = row
         if (
             parts is not None
             or calls is not None
+            or reasoning is not None
             or role not in _PLAIN
             or (text is None and role != "assistant")
             or not (call_id if role == "tool" else call_id is None)
@@ -195,6 +200,7 @@ def messages_from_rows(rows: Iterable[Sequence[Any]]) -> list[Message]:
                 "tool_calls": None,
                 "tool_call_id": call_id,
                 "refusal": refusal,
+                "reasoning_items": None,
             },
         )
         # The fields validation would have marked as set: the row's non-NULL columns.
@@ -229,6 +235,7 @@ class _Row(NamedTuple):
     tool_call_id: Any
     refusal: Any
     tokens: Any
+    reasoning: Any
 
 
 def message_from_row(row: Any) -> Message:
@@ -248,6 +255,8 @@ def message_from_row(row: Any) -> Message:
             data[field] = value
     if row.tool_calls is not None:
         data["tool_calls"] = loads(row.tool_calls, MESSAGES, row.id, "tool_calls")
+    if row.reasoning is not None:
+        data["reasoning_items"] = loads(row.reasoning, MESSAGES, row.id, "reasoning")
     try:
         message = Message.model_validate(data)
     except (pydantic.ValidationError, MessageError) as exc:

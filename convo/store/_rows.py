@@ -77,6 +77,7 @@ _MESSAGE_KEYS = (
     "tool_calls",
     "tool_call_id",
     "refusal",
+    "reasoning",
     "tokens",
     "message_key",
 )
@@ -141,6 +142,7 @@ MESSAGE_COLUMNS = (
     M.tool_call_id,
     M.refusal,
     M.tokens,
+    M.reasoning,
 )
 MESSAGE_RANGE = Statement(
     select(*MESSAGE_COLUMNS)

@@ -87,6 +87,7 @@ class MessageRow(Base):
     tool_calls: Mapped[str | None] = mapped_column(LONG_TEXT)
     tool_call_id: Mapped[str | None] = mapped_column(LONG_TEXT)
     refusal: Mapped[str | None] = mapped_column(LONG_TEXT)
+    reasoning: Mapped[str | None] = mapped_column(LONG_TEXT)  # JSON: Reasoning fields
     tokens: Mapped[str | None] = mapped_column(LONG_TEXT)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
     # NULL never after revision 0006 (which backfilled it); nullable so that revision

@@ -7,6 +7,13 @@ and the named stream events (``response.created``, ``response.output_text.delta`
 ``response.function_call_arguments.delta``, ``response.completed``...) come back
 as Chat Completions replies and chunks.
 
+A ``reasoning`` output item is kept on the assistant message it came with
+(:class:`~convo.messages.Reasoning`) and sent back before that message in later
+requests, where the server needs it (a tool round of a reasoning model). A stateless
+request can only send back reasoning with its encrypted content, so a request with a
+``reasoning`` parameter asks for it (``include: ["reasoning.encrypted_content"]``)
+unless it sets ``include`` itself; the summary text is the reply's ``reasoning``.
+
 >>> from convo.request import Request
 >>> body = {"model": "gpt-5", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 9}
 >>> out = ResponsesFormat().encode(Request("gpt-5", (), body), stream=False)
@@ -17,12 +24,13 @@ as Chat Completions replies and chunks.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx2
 
 from convo.errors import IncompleteStreamError, ProtocolError, StreamError
+from convo.messages import Message
 from convo.reply import Reply
 from convo.request import Request
 from convo.transports.base import Chunk
@@ -38,7 +46,18 @@ from convo.wire import parse_completion, snippet
 
 __all__ = ["ResponsesFormat", "ResponsesTransport"]
 
-_PASSED = ("temperature", "top_p", "parallel_tool_calls", "user", "metadata", "reasoning")
+_PASSED = (
+    "temperature",
+    "top_p",
+    "parallel_tool_calls",
+    "user",
+    "metadata",
+    "reasoning",
+    "include",
+)
+# What a stateless request must ask for to get reasoning it can send back: a reasoning
+# item without its encrypted content names server state that store=false never kept.
+_ENCRYPTED = "reasoning.encrypted_content"
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
@@ -51,7 +70,7 @@ class ResponsesFormat(WireFormat):
         out: dict[str, Any] = {
             # The prefix that selects this transport (``responses:gpt-4.1``) is not the model's.
             "model": model.removeprefix("responses:"),
-            "input": _input(body.get("messages") or ()),
+            "input": _input(body.get("messages") or (), request.messages),
             "store": False,
         }
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -60,6 +79,8 @@ class ResponsesFormat(WireFormat):
         for key in _PASSED:
             if body.get(key) is not None:
                 out[key] = body[key]
+        if "reasoning" in out and "include" not in out:
+            out["include"] = [_ENCRYPTED]
         if body.get("tools"):
             out["tools"] = [_tool(t) for t in body["tools"]]
             choice = body.get("tool_choice")
@@ -80,10 +101,13 @@ class ResponsesFormat(WireFormat):
         texts: list[str] = []
         refusals: list[str] = []
         calls: list[dict[str, Any]] = []
+        thoughts: list[dict[str, Any]] = []
         for item in data["output"]:
             if not isinstance(item, Mapping):
                 continue
-            if item.get("type") == "message":
+            if item.get("type") == "reasoning":
+                thoughts.append(_reasoning(item))
+            elif item.get("type") == "message":
                 for part in item.get("content") or ():
                     if part.get("type") == "output_text":
                         texts.append(str(part.get("text") or ""))
@@ -108,6 +132,11 @@ class ResponsesFormat(WireFormat):
             message["tool_calls"] = calls
         if refusals:
             message["refusal"] = "".join(refusals)
+        if thoughts:
+            message["reasoning_items"] = thoughts
+            text = "\n\n".join(t["text"] for t in thoughts if t["text"])
+            if text:
+                message["reasoning_content"] = text
         completion = {
             "id": data.get("id"),
             "model": data.get("model"),
@@ -160,6 +189,7 @@ class _Events(EventTranslator):
         self.argued: set[int] = set()  # tool calls whose arguments arrived as deltas
         self.has_calls = False
         self.done = False
+        self.summary: tuple[Any, Any] | None = None  # the (item, part) reasoning is read from
 
     def _chunk(self, delta: dict[str, Any], reason: str | None = None) -> Chunk:
         return {**self.head, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
@@ -180,6 +210,12 @@ class _Events(EventTranslator):
             return [self._chunk({"content": data.get("delta", "")})]
         if kind == "response.refusal.delta":
             return [self._chunk({"refusal": data.get("delta", "")})]
+        if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            # Parts of a summary are joined as a reply's are: by a blank line.
+            part = (data.get("output_index"), data.get("summary_index", data.get("content_index")))
+            gap = "\n\n" if self.summary is not None and self.summary != part else ""
+            self.summary = part
+            return [self._chunk({"reasoning": gap + str(data.get("delta") or "")})]
         if kind == "response.output_item.added":
             item = data.get("item") or {}
             if item.get("type") != "function_call":
@@ -204,6 +240,8 @@ class _Events(EventTranslator):
             return [self._args(index, data.get("delta", ""))]
         if kind == "response.output_item.done":
             item = data.get("item") or {}
+            if item.get("type") == "reasoning":
+                return [self._chunk({"reasoning_items": [_reasoning(item)]})]
             done = self.calls.get(data.get("output_index"))
             # A server that sends the arguments only whole, with the finished item.
             if done is not None and done not in self.argued and item.get("arguments"):
@@ -265,10 +303,48 @@ def _content(content: Any, role: str) -> Any:
     return out
 
 
-def _input(wire: Any) -> list[dict[str, Any]]:
+def _reasoning(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``reasoning`` output item as a :class:`~convo.messages.Reasoning`'s fields."""
+    parts = item.get("summary") or item.get("content") or ()
+    text = "\n\n".join(str(p.get("text") or "") for p in parts if isinstance(p, Mapping))
+    return {
+        "format": "responses",
+        "id": item.get("id"),
+        "text": text,
+        "encrypted": item.get("encrypted_content"),
+    }
+
+
+def _sent_back(message: Message, wire: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The reasoning items to send before ``wire``: those of the message it was made
+    from, when it is still that message (same role and tool calls), and only the
+    encrypted kind (a stateless request cannot name reasoning the server never kept)."""
+    if (
+        not message.reasoning_items
+        or wire.get("role") != "assistant"
+        or [c.get("id") for c in wire.get("tool_calls") or ()]
+        != [c.id for c in message.tool_calls or ()]
+    ):
+        return []
+    return [
+        {
+            "type": "reasoning",
+            **({"id": r.id} if r.id else {}),
+            "summary": [{"type": "summary_text", "text": r.text}] if r.text else [],
+            "encrypted_content": r.encrypted,
+        }
+        for r in message.reasoning_items
+        if r.format == "responses" and r.encrypted
+    ]
+
+
+def _input(wire: Any, messages: Sequence[Message] = ()) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for m in wire:
+    aligned = len(messages) == len(wire)
+    for i, m in enumerate(wire):
         role = m.get("role")
+        if aligned and role == "assistant":
+            items.extend(_sent_back(messages[i], m))
         if role == "tool":
             items.append(
                 {

@@ -193,7 +193,7 @@ async def _events_for(kind: str, chat_server: ChatServer, transport: FormatTrans
     from tests.support.formats import chat_view, render
 
     body = chat_view(kind, {"model": "m", "messages": [], "input": []})
-    return render(kind, _Renderer(Answer("one two three"), body, 1), True)[1]
+    return render(kind, _Renderer(Answer("one two three"), body, 1), {"stream": True})[1]
 
 
 async def test_a_reset_after_the_first_chunk_is_not_replayed(

@@ -30,6 +30,7 @@ def _row(role: str, content: str | None, **columns: Any) -> Row:
         columns.get("tool_call_id"),
         columns.get("refusal"),
         columns.get("tokens"),
+        columns.get("reasoning"),
     )
 
 
@@ -73,6 +74,8 @@ def test_fast_values_equal_validated_values(row: Row) -> None:
         (_row("user", "x", tokens='{"a": 1} x'), "tokens"),
         (_row("user", "x", tokens="[1]"), "tokens"),
         (_row("user", "x", tokens=""), "tokens"),
+        (_row("assistant", "x", reasoning="[{"), "reasoning"),
+        (_row("user", "x", reasoning="[]"), "not a valid message"),
     ],
 )
 def test_a_row_that_breaks_a_rule_is_refused(row: Row, match: str) -> None:
@@ -88,11 +91,13 @@ def test_rows_that_need_full_validation_get_it() -> None:
         _row("assistant", None, tool_calls=calls),
         _row("tool", "42", tool_call_id="c1", name="f"),
         _row("user", "a", parts=parts),
+        _row("assistant", "b", reasoning='[{"id":"rs_1","text":"t","encrypted":"e"}]'),
     ]
     got = codec.messages_from_rows(rows)
     assert got == [_slow(r) for r in rows]
     assert got[0].tool_calls is not None and got[0].tool_calls[0].name == "f"
     assert got[2].text == "a"
+    assert got[3].reasoning_items is not None and got[3].reasoning_items[0].encrypted == "e"
 
 
 def test_corrupt_tokens_in_the_database_are_named(store: SQLStore) -> None:

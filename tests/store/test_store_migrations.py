@@ -18,7 +18,7 @@ def test_from_empty_the_schema_matches_the_models(db_url: str) -> None:
     with SQLStore(db_url) as store:
         assert store.latest() is None
         engine = store._engine
-        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0006"
+        assert _migrate.current_revision(engine) == _migrate.head_revision() == "0007"
         with engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"version_table": "convo_alembic_version"}
@@ -109,13 +109,14 @@ def test_upgrade_from_0004_drops_the_parent_links_and_keeps_forks(db_url: str) -
 
     with SQLStore(db_url) as store:
         assert store.latest() == "b"  # first use: migrates
-        assert _migrate.current_revision(store._engine) == "0006"
+        assert _migrate.current_revision(store._engine) == "0007"
         with store._engine.connect() as conn:
             messages = {c["name"] for c in inspect(conn).get_columns("convo_messages")}
             conversations = {c["name"] for c in inspect(conn).get_columns("convo_conversations")}
             indexes = {i["name"] for i in inspect(conn).get_indexes("convo_conversations")}
         assert "ix_convo_conversations_forked_from" in indexes
         assert "parent_id" not in messages and "head_id" not in conversations
+        assert "reasoning" in messages
         assert [m.text for m in store.load("b").messages] == ["u0", "a0", "u1 edited"]
         assert store.branches("a") == [Branch(position=2, conversations=["a", "b"], index=0)]
         assert store.append_turn("b", 1, [Message.assistant("a1")], TurnMeta()) == 2

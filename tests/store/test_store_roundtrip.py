@@ -12,7 +12,7 @@ from convo.errors import (
     MessageError,
     VersionConflictError,
 )
-from convo.messages import ImagePart, ImageURL, Message, TextPart
+from convo.messages import ImagePart, ImageURL, Message, Reasoning, TextPart
 from convo.store.base import ConversationHeader, TurnMeta
 from convo.store.sql import SQLStore
 from tests.store.helpers import create, meta, new_id, tool_turn
@@ -77,6 +77,14 @@ def test_unusual_text_round_trips_exactly(store: SQLStore) -> None:
         Message.user("", name="ann"),
         Message.developer("dev note"),
         Message.assistant("   leading and trailing spaces   \n\n"),
+        Message(
+            role="assistant",
+            content="After thinking.",
+            reasoning_items=(
+                Reasoning(id="rs_1", text="Summary ☃", encrypted="gAAA" * 5_000),
+                Reasoning(),
+            ),
+        ),
     ]
     cid = create(store, turn=messages)
     loaded = store.load(cid).messages

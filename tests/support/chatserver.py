@@ -64,10 +64,13 @@ class Answer:
     """A reply rendered for the request it answers: JSON or a stream, ``n`` choices.
 
     ``tool_calls`` holds ``(name, arguments)`` pairs (arguments a dict or a raw string).
+    ``reasoning`` is sent only by the Responses route, as a ``reasoning`` item (with
+    its encrypted content when the request's ``include`` asks for it).
     """
 
     content: str | None = None
     tool_calls: Sequence[tuple[str, Any]] = ()
+    reasoning: str | None = None
     finish_reason: str | None = None
     delay: float = 0.0
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -220,6 +223,7 @@ class _Renderer:
         self.body = body
         self.id = f"chatcmpl-{number}"
         self.model = body.get("model", "chatserver")
+        self.reasoning = answer.reasoning
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         self.choices: list[tuple[str | None, list[dict[str, Any]], str]] = []
         for i in range(int(body.get("n") or 1)):
@@ -527,7 +531,11 @@ class ChatServer:
         rendered = _Renderer(answer, body, number)
         if kind != "chat":
             # Anthropic Messages or OpenAI Responses: the same answer, in that format.
-            data, named = formats.render(kind, rendered, raw.get("stream") is True)
+            refused = formats.refusal(kind, raw)
+            if refused is not None:
+                await _respond(writer, refused, number)
+                return True
+            data, named = formats.render(kind, rendered, raw)
             if named:
                 stream = Events(named, done=False, headers=answer.headers)
                 return await _events(reader, writer, stream, number)

@@ -13,7 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["anthropic_error", "chat_view", "kind_of", "render"]
+__all__ = ["anthropic_error", "chat_view", "kind_of", "refusal", "render"]
+
+_ENCRYPTED = "reasoning.encrypted_content"
 
 
 def kind_of(path: str) -> str | None:
@@ -75,13 +77,34 @@ def _event(name: str, data: Mapping[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
 
 
-def render(kind: str, rendered: Any, stream: bool) -> tuple[Any, list[str]]:
+def refusal(kind: str, raw: Mapping[str, Any]) -> Any:
+    """The error OpenAI answers a stateless request that names reasoning it never kept
+    (a ``reasoning`` input item without ``encrypted_content``), else None."""
+    from tests.support.chatserver import error
+
+    if kind != "responses" or raw.get("store") is not False:
+        return None
+    for item in raw.get("input") or ():
+        stale = isinstance(item, Mapping) and item.get("type") == "reasoning"
+        if stale and not item.get("encrypted_content"):
+            return error(
+                404,
+                f"Item with id '{item.get('id')}' not found. Items are not persisted "
+                "when `store` is set to false.",
+                type="invalid_request_error",
+            )
+    return None
+
+
+def render(kind: str, rendered: Any, raw: Mapping[str, Any]) -> tuple[Any, list[str]]:
     """``(json_body, events)`` for the renderer's first choice in this format."""
     text, calls, reason = rendered.choices[0]
     usage = rendered.usage
+    stream = raw.get("stream") is True
     if kind == "anthropic":
         return _anthropic(rendered, text, calls, reason, usage, stream)
-    return _responses(rendered, text, calls, reason, usage, stream)
+    encrypted = _ENCRYPTED in (raw.get("include") or ())
+    return _responses(rendered, text, calls, reason, usage, stream, encrypted)
 
 
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -171,9 +194,22 @@ def _anthropic(r: Any, text: Any, calls: Any, reason: str, usage: Any, stream: b
     return None, events
 
 
-def _responses(r: Any, text: Any, calls: Any, reason: str, usage: Any, stream: bool) -> Any:
+def _responses(
+    r: Any, text: Any, calls: Any, reason: str, usage: Any, stream: bool, encrypted: bool
+) -> Any:
     resp_id = r.id.replace("chatcmpl", "resp")
     output: list[dict[str, Any]] = []
+    if r.reasoning is not None:
+        thought: dict[str, Any] = {
+            "type": "reasoning",
+            "id": f"rs_{resp_id}",
+            "summary": [
+                {"type": "summary_text", "text": part} for part in r.reasoning.split("\n\n")
+            ],
+        }
+        if encrypted:
+            thought["encrypted_content"] = "enc:" + r.reasoning[::-1]
+        output.append(thought)
     if text is not None and (text or not calls):
         output.append(
             {
@@ -219,7 +255,22 @@ def _responses(r: Any, text: Any, calls: Any, reason: str, usage: Any, stream: b
         )
     ]
     for n, item in enumerate(output):
-        if item["type"] == "message":
+        if item["type"] == "reasoning":
+            events.append(
+                _event(
+                    "response.output_item.added",
+                    {"output_index": n, "item": {**item, "summary": []}},
+                )
+            )
+            events.extend(
+                _event(
+                    "response.reasoning_summary_text.delta",
+                    {"output_index": n, "summary_index": k, "item_id": item["id"], "delta": p},
+                )
+                for k, part in enumerate(item["summary"])
+                for p in (part["text"][:3], part["text"][3:])
+            )
+        elif item["type"] == "message":
             events.append(
                 _event(
                     "response.output_item.added",

@@ -112,7 +112,9 @@ async def test_a_streamed_reply_carries_the_metadata(
     assert reply.choice.logprobs == {"content": [token, token2]}
     assert reply.headers is not None
     assert reply.headers["x-ratelimit-remaining-requests"] == "499"
-    assert "reasoning" not in repr(conv.messages[-1])  # reasoning never enters the history
+    # Chat Completions reasoning never enters the history.
+    assert "think hard" not in repr(conv.messages[-1])
+    assert conv.messages[-1].reasoning_items is None
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
