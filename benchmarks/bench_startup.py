@@ -10,7 +10,9 @@ round, interleaved with its floor:
 - ``import convo``: the package alone (no encoding is loaded at import);
 - first counted request: ``Conversation(...).prepare("Hi")`` on ``gpt-4o-mini``, which
   loads the encoding and counts the prompt;
-- ``python -c pass``: the interpreter's own start, for scale.
+- ``python -c pass``: the interpreter's own start, for scale;
+- ``convo --help`` and ``convo ls`` (20 stored conversations in a SQLite file), the
+  console script's work (target: under 0.3 s each).
 
     python benchmarks/bench_startup.py           # 9 rounds
     python benchmarks/bench_startup.py --quick   # 3 rounds
@@ -51,7 +53,28 @@ CASES = {
         " transport=FunctionTransport(lambda r: 'ok'))\n"
         "assert conv.prepare('Hi').prompt_tokens > 0"
     ),
+    # What the console script runs (convo = "convo.cli:main").
+    "convo --help": "import sys\nfrom convo.cli import main\nsys.argv[1:] = ['--help']\nmain()",
+    "convo ls": "import sys\nfrom convo.cli import main\nsys.argv[1:] = ['ls']\nmain()",
 }
+_SECONDS = {"convo --help": 0.3, "convo ls": 0.3}
+
+
+def _store(directory: str) -> str:
+    """A SQLite store with 20 conversations, for ``convo ls``."""
+    sys.path.insert(0, str(ROOT))
+    from convo import FunctionTransport
+    from convo.conversation import Conversation
+    from convo.store import SQLStore
+
+    url = f"sqlite:///{Path(directory) / 'convo.db'}"
+    with SQLStore(url) as store:
+        for i in range(20):
+            conv = Conversation(
+                "Be brief.", model="m", store=store, transport=FunctionTransport(lambda r: "ok")
+            )
+            conv.send(f"question {i}")
+    return url
 
 
 def _floor_code(directory: str) -> str:
@@ -67,10 +90,12 @@ def _floor_code(directory: str) -> str:
     )
 
 
-def _run(code: str) -> float:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def _run(code: str, db: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CONVO_DB=db)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
@@ -83,14 +108,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         programs = {"raw tiktoken, o200k_base from a local file (floor)": _floor_code(tmp)}
         programs.update(CASES)
+        db = _store(tmp)
         names = list(programs)
         for name in names:  # warm the file cache and the bytecode caches
-            _run(programs[name])
+            _run(programs[name], db)
         times: dict[str, list[float]] = {n: [] for n in names}
         for r in range(rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
-                times[name].append(_run(programs[name]))
+                times[name].append(_run(programs[name], db))
     floor = names[0]
     rows: list[dict[str, Any]] = []
     for name in names:
@@ -106,6 +132,9 @@ def main() -> None:
             "target": 1.0 if name == "first counted request" else None,
             "note": "",
         }
+        if name in _SECONDS:  # a user's wait, not a ratio: the issue's target is absolute
+            row["target_ms"] = _SECONDS[name] * 1e3
+            row["met_ms"] = row["median"] <= row["target_ms"]
         if name != floor:
             ratios = [a / b for a, b in zip(times[name], times[floor], strict=True)]
             q = statistics.median(ratios)
@@ -114,6 +143,8 @@ def main() -> None:
         rows.append(row)
     for row in rows:
         ratio = f", {row['ratio']['median']:.2f}x the floor" if "ratio" in row else ""
+        if "target_ms" in row:
+            ratio += f", target {row['target_ms']:.0f} ms: {'met' if row['met_ms'] else 'NOT met'}"
         print(f"{row['name']}: {row['median']:.0f} ms [{row['min']:.0f}-{row['max']:.0f}]{ratio}")
     if path := os.environ.get("CONVO_BENCH_JSON"):
         Path(path).write_text(json.dumps({"rows": rows}, indent=2))

@@ -66,6 +66,7 @@ def test_the_built_wheels_install_and_run_in_a_fresh_venv(tmp_path: Path) -> Non
         text = wheel.read(metadata).decode()
         assert "License-Expression: Apache-2.0" in text
         assert "Classifier: Typing :: Typed" in text
+        assert "Project-URL: Homepage, https://pypi.org/project/convo-llm/" in text
 
     home = tmp_path / "venv"
     venv.create(home, system_site_packages=True, with_pip=False)

@@ -5,8 +5,10 @@ Every ID may be shortened to a prefix that only one conversation's id has.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -22,8 +24,17 @@ from convo.cli.ids import full_id
 @db_option
 def ls(limit: int, query: str | None, db: str | None) -> None:
     """List saved conversations, most recently updated first."""
-    with errors(), convo.SQLStore(db) as store:
-        found = store.list(limit=limit, text=query)
+    from convo.store._peek import peek
+
+    # A SQLite file at the newest schema is read without SQLAlchemy (a third of a
+    # second of imports); everything else opens the store.
+    with errors(), contextlib.ExitStack() as stack:
+        quick = None if query else peek(db, limit=limit)
+        if quick is not None:
+            found: Sequence[Any] = quick
+        else:
+            store = stack.enter_context(convo.SQLStore(db))
+            found = store.list(limit=limit, text=query)
         if not found:
             empty = f"No conversations match {query!r}." if query else "No conversations yet."
             click.echo(empty, err=True)

@@ -13,15 +13,14 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import platformdirs
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from convo.errors import InputError, StoreBusyError, StoreError
+from convo.store._peek import default_url
 from convo.store._raw import execute
 
 __all__ = [
@@ -44,16 +43,6 @@ _DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql", "
 
 # How many times a transaction that met a lock, deadlock or serialization failure is run.
 ATTEMPTS = 4
-
-
-def default_url() -> str:
-    """``CONVO_DB`` if set, else a SQLite file in the user's data directory."""
-    url = os.environ.get("CONVO_DB")
-    if url:
-        return url
-    directory = Path(platformdirs.user_data_dir("convo"))
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return f"sqlite:///{directory / 'convo.db'}"
 
 
 def _normalize(url: str) -> URL:

@@ -20,19 +20,16 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from convo.errors import StoreBusyError
 from convo.store._engine import WRITE
+from convo.store._peek import VERSION_TABLE, newest_shipped
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = ["VERSION_TABLE", "current_revision", "head_revision", "newest_shipped", "upgrade"]
 
-VERSION_TABLE = "convo_alembic_version"
 _LOCK_NAME = "convo_store_migrate"
 _LOCK_KEY = 0x636F6E766F  # "convo", as an advisory lock key
 _LOCK_WAIT_SECONDS = 120
-
-
-_VERSIONS = Path(__file__).parent / "migrations" / "versions"
 
 
 def _config() -> Config:
@@ -69,11 +66,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with _locked(engine) as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
-
-
-def newest_shipped() -> str:
-    """:func:`head_revision` read from the file names (``0004_turn_cost.py``), no alembic."""
-    return max(p.name.split("_", 1)[0] for p in _VERSIONS.glob("[0-9]*_*.py"))
 
 
 def _stored_revision(engine: Engine) -> str | None:

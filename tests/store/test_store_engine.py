@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from convo.errors import StoreError
-from convo.store import _engine
+from convo.store import _engine, _peek
 from convo.store.sql import SQLStore
 
 
@@ -19,7 +19,7 @@ def test_the_url_comes_from_convo_db_then_the_data_directory(
         store.latest()
     assert (tmp_path / "env.db").exists()
     monkeypatch.delenv("CONVO_DB")
-    monkeypatch.setattr(_engine.platformdirs, "user_data_dir", lambda _app: str(tmp_path / "d"))
+    monkeypatch.setattr(_peek.platformdirs, "user_data_dir", lambda _app: str(tmp_path / "d"))
     with SQLStore() as store:
         store.latest()
     assert (tmp_path / "d" / "convo.db").exists()
