@@ -24,7 +24,7 @@ from convo.cli.ids import full_id
 @db_option
 def ls(limit: int, query: str | None, db: str | None) -> None:
     """List saved conversations, most recently updated first."""
-    from convo.store._peek import peek
+    from convo.store import peek
 
     # A SQLite file at the newest schema is read without SQLAlchemy (a third of a
     # second of imports); everything else opens the store.

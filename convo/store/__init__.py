@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from convo.store._peek import peek
     from convo.store.aio import AsyncSQLStore
     from convo.store.base import (
         Branch,
@@ -34,6 +35,7 @@ _LAZY = {
     "Store": "convo.store.base",
     "StoredConversation": "convo.store.base",
     "TurnMeta": "convo.store.base",
+    "peek": "convo.store._peek",
 }
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "Store",
     "StoredConversation",
     "TurnMeta",
+    "peek",
 ]
 
 

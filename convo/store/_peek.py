@@ -63,8 +63,16 @@ def newest_shipped() -> str:
 
 
 def peek(url: str | None, *, limit: int) -> list[Listed] | None:
-    """The newest ``limit`` conversations of the SQLite store at ``url``, or ``None``
-    when this case is not one to read without a ``SQLStore``."""
+    """The newest ``limit`` conversations of the SQLite store at ``url`` (``None``: the
+    default store), or ``None`` when this case is not one to read without a ``SQLStore``.
+
+    Example::
+
+        listed = peek("sqlite:///convo.db", limit=20)
+        if listed is None:
+            with SQLStore("sqlite:///convo.db") as store:
+                listed = store.list(limit=20)
+    """
     path = _sqlite_file(default_url() if url is None else url)
     if path is None or limit < 0 or not os.path.isfile(path):
         return None

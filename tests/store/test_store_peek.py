@@ -107,14 +107,14 @@ def test_convo_ls_prints_the_same_either_way(
 ) -> None:
     from click.testing import CliRunner
 
+    from convo import store
     from convo.cli import cli
-    from convo.store import _peek
 
     url = f"sqlite:///{tmp_path / 'c.db'}"
     _fill(url)
     runner = CliRunner()
     quick = runner.invoke(cli, ["ls", "--db", url, "--limit", "50"], catch_exceptions=False)
-    monkeypatch.setattr(_peek, "peek", lambda *a, **k: None)
+    monkeypatch.setattr(store, "peek", lambda *a, **k: None)
     slow = runner.invoke(cli, ["ls", "--db", url, "--limit", "50"], catch_exceptions=False)
     assert quick.exit_code == slow.exit_code == 0
     assert quick.stdout == slow.stdout and len(quick.stdout.splitlines()) == 12
