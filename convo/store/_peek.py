@@ -35,7 +35,11 @@ _LISTING = (
 
 
 class Listed(NamedTuple):
-    """One conversation of the listing: the fields of a ``ConversationSummary``."""
+    """One conversation of the listing: the fields of a ``ConversationSummary``.
+
+    Its own tuple, not the pydantic value, so that reading it needs no pydantic; the
+    test builds each from ``ConversationSummary.model_dump()``, so the two cannot drift.
+    """
 
     id: str
     title: str | None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from convo import AsyncConversation, Conversation, OpenAITransport, tool
-from convo.messages import Message, Reasoning, to_messages
+from convo.messages import FunctionCall, Message, Reasoning, ToolCall, to_messages
 from convo.store import SQLStore
 from convo.transports.responses import ResponsesTransport
 from tests.formats.conftest import KEY
@@ -26,6 +26,18 @@ def add(a: int, b: int) -> int:
 
 
 THOUGHT = "The user wants a sum.\n\nI should call add."
+
+
+CALL = ToolCall(id="call_1", function=FunctionCall(name="add", arguments="{}"))
+
+
+def tool_round(thought: Reasoning) -> list[Message]:
+    """A finished tool round whose call came with ``thought``."""
+    return [
+        Message.user("1+1?"),
+        Message(role="assistant", tool_calls=(CALL,), reasoning_items=(thought,)),
+        Message.tool("2", tool_call_id="call_1"),
+    ]
 
 
 @pytest.fixture
@@ -152,23 +164,12 @@ def test_reasoning_survives_the_store_and_a_fork(
 
 def test_chat_completions_never_sends_reasoning_items(chat_server: ChatServer) -> None:
     chat = OpenAITransport(chat_server.url, api_key=KEY)
-    thought = Reasoning(id="rs_1", text="hm", encrypted="enc:x")
-    call = {"id": "call_1", "type": "function", "function": {"name": "add", "arguments": "{}"}}
-    history = [
-        Message.user("1+1?"),
-        Message(role="assistant", tool_calls=(call,), reasoning_items=(thought,)),  # type: ignore[arg-type]
-        Message.tool("2", tool_call_id="call_1"),
-    ]
-    conv = Conversation(
-        "Be brief.",
-        model="gpt-4o-mini",
-        transport=chat,
-        messages=history,
-    )
+    history = tool_round(Reasoning(id="rs_1", text="hm", encrypted="enc:x"))
+    conv = Conversation("Be brief.", model="gpt-4o-mini", transport=chat, messages=history)
     with chat:
         conv.send("Thanks")
     sent = chat_server.requests[-1].json["messages"][2]
-    assert sent == {"role": "assistant", "content": "", "tool_calls": [call]}
+    assert sent == {"role": "assistant", "content": "", "tool_calls": [CALL.model_dump()]}
     assert "rs_1" not in json.dumps(chat_server.requests[-1].json)
 
 
@@ -185,13 +186,7 @@ def test_an_edited_message_does_not_send_reasoning_it_no_longer_matches() -> Non
     from convo.transports.responses import ResponsesFormat
     from convo.wire import build_body
 
-    call = {"id": "call_1", "type": "function", "function": {"name": "add", "arguments": "{}"}}
-    thought = Reasoning(id="rs_1", encrypted="enc:x")
-    messages = (
-        Message.user("1+1?"),
-        Message(role="assistant", tool_calls=(call,), reasoning_items=(thought,)),  # type: ignore[arg-type]
-        Message.tool("2", tool_call_id="call_1"),
-    )
+    messages = tuple(tool_round(Reasoning(id="rs_1", encrypted="enc:x")))
     body = build_body("gpt-5", messages, {}, stream=False)
     fmt = ResponsesFormat()
     kinds = [i["type"] for i in fmt.encode(Request("gpt-5", messages, body), stream=False)["input"]]
@@ -205,19 +200,8 @@ def test_an_edited_message_does_not_send_reasoning_it_no_longer_matches() -> Non
 def test_a_given_history_sends_its_reasoning_back(
     chat_server: ChatServer, responses: ResponsesTransport
 ) -> None:
-    thought = Reasoning(id="rs_9", text="old", encrypted="enc:x")
-    call = {"id": "call_1", "type": "function", "function": {"name": "add", "arguments": "{}"}}
-    history = [
-        Message.user("1+1?"),
-        Message(role="assistant", tool_calls=(call,), reasoning_items=(thought,)),  # type: ignore[arg-type]
-        Message.tool("2", tool_call_id="call_1"),
-    ]
-    conv = Conversation(
-        "Be brief.",
-        model="gpt-5",
-        transport=responses,
-        messages=history,
-    )
+    history = tool_round(Reasoning(id="rs_9", text="old", encrypted="enc:x"))
+    conv = Conversation("Be brief.", model="gpt-5", transport=responses, messages=history)
     conv.send("Thanks")
     sent = chat_server.requests[-1].json["input"]
     assert [i.get("type") for i in sent][2:4] == ["reasoning", "function_call"]
